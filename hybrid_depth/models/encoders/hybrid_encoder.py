@@ -1,0 +1,138 @@
+"""Hybrid-grained CLIP + DINOv2 encoder of Hybrid-depth (Zhang et al., ICCV 2025, https://arxiv.org/abs/2510.09320).
+
+A CLIP image tower (open_clip; RN50 by default) and a DINOv2 ViT (timm; ViT-B/14 by default) each see the
+image with their own normalisation. Each of the 4 CLIP levels is resized (nearest) to the DINOv2 patch grid
+and mapped by a 1x1 conv to ``clip_align_channels`` (identity when it already has that width); each level is
+the concatenation ``[DINO block i || aligned CLIP level i]`` (768 + 256 = 1024 channels at 1/14 by default).
+
+Differences from the official code (which hard-codes 224x672 and feeds both towers the same normalised image):
+any H x W (input zero-padded at the bottom/right to a multiple of 14 after normalisation, DINOv2 position
+embeddings interpolated to the grid), and CLIP / ImageNet normalisation for the respective towers.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmdet3d.registry import MODELS
+from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+from torch import nn
+
+from .clip_towers import ClipVisualTower, build_open_clip, pad_to_multiple
+from .dinov2 import DinoV2Tower, build_dinov2
+
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TINY_CLIP_CFG', 'TINY_DINO_KWARGS', 'TINY_ENCODER_KWARGS', 'HybridEncoder',
+           'hybrid_encoder_rn50_vitb14', 'hybrid_encoder_tiny']
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@MODELS.register_module()
+class HybridEncoder(nn.Module):
+    """CLIP + DINOv2 hybrid encoder: 4 levels of ``dino_dim + clip_align_channels`` channels at 1/14.
+
+    Args:
+        clip_model: open_clip architecture name (ResNet towers give their 4 stage outputs, ViT towers 4
+            intermediate blocks).
+        clip_pretrained: ``'openai'`` (or another open_clip tag) resolved in the local cache, a checkpoint
+            path, or ``None`` for random init.
+        clip_model_cfg: Custom open_clip ``CLIP`` config dict (e.g. :data:`TINY_CLIP_CFG`); overrides
+            ``clip_model``'s architecture.
+        clip_vit_indices: Block indices when the CLIP tower is a ViT (``None``: 4 evenly spaced).
+        dino_model: timm DINOv2 architecture name.
+        dino_pretrained: timm tag (``'lvd142m'``) resolved in the local HF cache, a checkpoint path, or
+            ``None`` for random init.
+        dino_kwargs: Extra ``timm.create_model`` arguments (e.g. :data:`TINY_DINO_KWARGS`).
+        dino_indices: 0-based DINOv2 blocks taken (one per level), after the final LayerNorm.
+        clip_align_channels: Channels of each aligned CLIP level.
+        cache_dir: Cache directory used to resolve weight tags (default: the libraries' caches).
+    """
+
+    def __init__(self, clip_model: str = 'RN50', clip_pretrained: str | None = 'openai',
+                 clip_model_cfg: dict | None = None, clip_vit_indices: Sequence[int] | None = None,
+                 dino_model: str = 'vit_base_patch14_dinov2', dino_pretrained: str | None = 'lvd142m',
+                 dino_kwargs: dict | None = None, dino_indices: Sequence[int] = (2, 5, 8, 11),
+                 clip_align_channels: int = 256, cache_dir: str | None = None) -> None:
+        super().__init__()
+        if len(dino_indices) != 4:
+            raise ValueError(f'dino_indices must name 4 blocks, got {dino_indices}')
+        clip = build_open_clip(clip_model, clip_pretrained, clip_model_cfg, cache_dir)
+        self.clip = ClipVisualTower(clip.visual, clip_vit_indices)
+        self.dino = DinoV2Tower(build_dinov2(dino_model, dino_pretrained, dino_kwargs, cache_dir), dino_indices)
+        self.patch_size = self.dino.patch_size
+        self.align = nn.ModuleList([
+            nn.Identity() if info['num_chs'] == clip_align_channels
+            else nn.Conv2d(info['num_chs'], clip_align_channels, kernel_size=1)
+            for info in self.clip.feature_info
+        ])
+        self.register_buffer('clip_mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('clip_std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('dino_mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('dino_std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        out_chs = self.dino.feature_info[0]['num_chs'] + clip_align_channels
+        self.out_channels = out_chs
+        self.feature_info = [dict(num_chs=out_chs, reduction=self.patch_size, module=f'align.{i}')
+                             for i in range(4)]
+
+    def grid_size(self, height: int, width: int) -> tuple[int, int]:
+        """Feature grid ``(ceil(H / 14), ceil(W / 14))`` for an input of ``height x width``."""
+        p = self.patch_size
+        return -(-height // p), -(-width // p)
+
+    def forward_intermediates(self, img: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """Tower outputs and the fused levels.
+
+        Args:
+            img: (B, 3, H, W) RGB in [0, 1].
+
+        Returns:
+            Dict with ``'clip'`` (4 maps at the CLIP strides of the padded image), ``'dino'`` (4 maps
+            (B, dino_dim, h, w)) and ``'fused'`` (4 maps (B, out_channels, h, w)), ``h, w = grid_size(H, W)``.
+        """
+        # both towers see the same zero-padded extent (zero = the tower's mean colour after normalisation)
+        clip_feats = self.clip(pad_to_multiple((img - self.clip_mean) / self.clip_std, self.patch_size))
+        dino_feats = self.dino((img - self.dino_mean) / self.dino_std)
+        fused = []
+        for align, c, d in zip(self.align, clip_feats, dino_feats):
+            c = align(F.interpolate(c, size=d.shape[-2:], mode='nearest'))
+            fused.append(torch.cat([d, c], dim=1))
+        return dict(clip=clip_feats, dino=dino_feats, fused=fused)
+
+    def forward(self, img: torch.Tensor) -> list[torch.Tensor]:
+        """Encode an image.
+
+        Args:
+            img: (B, 3, H, W) RGB in [0, 1], any H and W.
+
+        Returns:
+            4 maps (B, out_channels, ceil(H/14), ceil(W/14)), as ``feature_info``.
+        """
+        return self.forward_intermediates(img)['fused']
+
+
+# Tiny variant (random init) for tests and the demo: 4-block CLIP-ResNet of width 8 (stage channels 32, 64,
+# 128, 256), 1-layer text transformer, embed dim 64; 4-block DINOv2-style ViT/14 of width 48; fused 48 + 16.
+TINY_CLIP_CFG = dict(
+    embed_dim=64,
+    vision_cfg=dict(image_size=64, layers=[1, 1, 1, 1], width=8, patch_size=None),
+    text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
+)
+TINY_DINO_KWARGS = dict(img_size=56, embed_dim=48, depth=4, num_heads=2)
+TINY_ENCODER_KWARGS = dict(clip_pretrained=None, clip_model_cfg=TINY_CLIP_CFG, dino_model='vit_small_patch14_dinov2',
+                           dino_pretrained=None, dino_kwargs=TINY_DINO_KWARGS, dino_indices=(0, 1, 2, 3),
+                           clip_align_channels=16)
+
+
+def hybrid_encoder_rn50_vitb14(**kwargs) -> HybridEncoder:
+    """The paper's encoder: CLIP RN50 ('openai') + DINOv2 ViT-B/14 ('lvd142m'), 4 x 1024 ch at 1/14."""
+    return HybridEncoder(**kwargs)
+
+
+def hybrid_encoder_tiny(**kwargs) -> HybridEncoder:
+    """Tiny random-init variant (4 x 64 ch at 1/14) for tests and the demo; kwargs override."""
+    cfg = copy.deepcopy(TINY_ENCODER_KWARGS)
+    cfg.update(kwargs)
+    return HybridEncoder(**cfg)

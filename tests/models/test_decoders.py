@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from hybrid_depth.models.decoders import HybridDPTDecoder, Monodepth2DepthDecoder
+from hybrid_depth.models.encoders import Monodepth2ResNetEncoder
+
+
+def _tiny_dpt(**kwargs):
+    return HybridDPTDecoder(**dict(dict(in_channels=72, features=16, out_channels=(16, 32, 64, 64),
+                                        head_channels=8), **kwargs))
+
+
+@pytest.mark.parametrize('size', [(64, 96), (63, 97), (45, 61), (15, 29)])
+def test_dpt_four_scales_any_size(size):
+    torch.manual_seed(0)
+    dec = _tiny_dpt()
+    grid = (-(-size[0] // 14), -(-size[1] // 14))
+    out = dec([torch.randn(2, 72, *grid) for _ in range(4)], size)
+    assert sorted(out) == [0, 1, 2, 3]
+    for s, disp in out.items():
+        assert disp.shape == (2, 1, max(size[0] // 2 ** s, 1), max(size[1] // 2 ** s, 1))
+        assert (disp > 0).all() and (disp < 1).all()
+
+
+def test_dpt_gradients_and_single_scale():
+    dec = _tiny_dpt(num_scales=1, in_channels=(72, 72, 72, 80))
+    feats = [torch.randn(1, c, 2, 3, requires_grad=True) for c in (72, 72, 72, 80)]
+    out = dec(feats, (28, 42))
+    assert list(out) == [0] and out[0].shape == (1, 1, 28, 42)
+    out[0].mean().backward()
+    assert all(f.grad is not None for f in feats)
+    assert all(p.grad is not None for p in dec.parameters())
+
+
+def test_dpt_default_widths():
+    dec = HybridDPTDecoder()
+    assert dec.projects[0].in_channels == 1024 + 256
+    assert [p.out_channels for p in dec.projects] == [256, 512, 1024, 1024]
+    assert dec.resize_layers[0].stride == (4, 4) and dec.resize_layers[3].stride == (2, 2)
+
+
+@pytest.mark.parametrize('size', [(64, 96), (63, 97)])
+def test_monodepth2_encoder_decoder(size):
+    torch.manual_seed(0)
+    enc = Monodepth2ResNetEncoder(pretrained=None)
+    assert enc.num_ch_enc == [64, 64, 128, 256, 512]
+    assert [i['reduction'] for i in enc.feature_info] == [2, 4, 8, 16, 32]
+    feats = enc(torch.rand(2, 3, *size))
+    for f, c in zip(feats, enc.num_ch_enc):
+        assert f.shape[1] == c
+    dec = Monodepth2DepthDecoder(enc.num_ch_enc)
+    out = dec(feats, size)
+    assert out[0].shape == (2, 1, *size)
+    for s in (1, 2, 3):
+        assert out[s].shape[-2:] == feats[s - 1].shape[-2:]  # scale s at stride 2**s
+        assert (out[s] > 0).all() and (out[s] < 1).all()
