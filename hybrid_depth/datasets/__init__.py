@@ -1,0 +1,1 @@
+"""Datasets: KITTI, TuSimple and nuScenes sequences, transforms, and the synthetic world (``synthetic``)."""

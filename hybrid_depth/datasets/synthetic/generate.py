@@ -1,0 +1,99 @@
+"""Generate the synthetic world in the requested dataset formats, atomically, into one folder.
+
+``<out>/nuscenes`` (nuScenes v1.0-mini dataroot), ``<out>/kitti_raw`` (Monodepth2 ``data_path`` with
+``splits/``), ``<out>/tusimple`` (TuSimple root) and ``<out>/synthetic_meta.json`` (preset, seed, counts).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .kitti_writer import write_kitti
+from .nuscenes_writer import MINI_SCENES, write_nuscenes
+from .output import atomic_directory
+from .presets import SyntheticPreset, get_preset
+from .tusimple_writer import write_tusimple
+
+__all__ = ['SyntheticPaths', 'generate_synthetic', 'FORMATS']
+
+FORMATS = ('nuscenes', 'kitti', 'tusimple')
+
+
+@dataclass(frozen=True)
+class SyntheticPaths:
+    """Where a generated world lives.
+
+    Attributes:
+        root: the output folder.
+        nuscenes: nuScenes dataroot (``NuScenes('v1.0-mini', nuscenes)``), or None if not generated.
+        kitti: KITTI raw root with ``splits/``, or None.
+        tusimple: TuSimple root with ``label_data_0313.json``, or None.
+    """
+
+    root: Path
+    nuscenes: Path | None
+    kitti: Path | None
+    tusimple: Path | None
+
+
+def _frame_count(preset: SyntheticPreset, formats: Sequence[str]) -> int:
+    n = 0
+    if 'nuscenes' in formats:
+        c = preset.nuscenes
+        n += len(MINI_SCENES) * 6 * (c.keyframes + (c.keyframes - 1) * c.cam_sweeps)
+    if 'kitti' in formats:
+        n += preset.kitti.drives * preset.kitti.frames
+    if 'tusimple' in formats:
+        n += preset.tusimple.clips * preset.tusimple.frames
+    return n
+
+
+def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tiny', seed: int = 0,
+                       formats: Sequence[str] = FORMATS, force: bool = False, progress: bool = True
+                       ) -> SyntheticPaths:
+    """Render the world and write it in the requested formats.
+
+    The folder is built under a temporary name next to ``out_dir`` and renamed when complete, so an
+    interrupted run leaves nothing under ``out_dir``.
+
+    Args:
+        out_dir: output folder; must be absent or empty unless ``force``.
+        preset: a preset name (``'tiny'``, ``'small'``, ``'full'``) or a :class:`SyntheticPreset`.
+        seed: world seed; the same seed gives byte-identical files.
+        formats: any of ``'nuscenes'``, ``'kitti'``, ``'tusimple'``.
+        force: replace a non-empty ``out_dir``.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The output paths.
+
+    Raises:
+        FileExistsError: ``out_dir`` is not empty and ``force`` is False.
+        ValueError: an unknown format.
+    """
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ValueError(f'unknown format(s) {bad}; choose from {list(FORMATS)}')
+    preset_name = preset if isinstance(preset, str) else 'custom'
+    cfg = get_preset(preset) if isinstance(preset, str) else preset
+    out = Path(out_dir).absolute()
+    counts = {}
+    with atomic_directory(out, force=force) as tmp, \
+            tqdm(total=_frame_count(cfg, formats), desc='synthetic world', unit='frame',
+                 disable=not progress) as bar:
+        if 'nuscenes' in formats:
+            counts['nuscenes'] = write_nuscenes(tmp / 'nuscenes', cfg.nuscenes, seed, bar.update)
+        if 'kitti' in formats:
+            counts['kitti'] = write_kitti(tmp / 'kitti_raw', cfg.kitti, seed, bar.update)
+        if 'tusimple' in formats:
+            counts['tusimple'] = write_tusimple(tmp / 'tusimple', cfg.tusimple, seed, bar.update)
+        meta = {'preset': preset_name, 'seed': seed, 'formats': list(formats), 'config': asdict(cfg),
+                'counts': counts}
+        (tmp / 'synthetic_meta.json').write_text(json.dumps(meta, indent=1, sort_keys=True) + '\n')
+    return SyntheticPaths(root=out, nuscenes=out / 'nuscenes' if 'nuscenes' in formats else None,
+                          kitti=out / 'kitti_raw' if 'kitti' in formats else None,
+                          tusimple=out / 'tusimple' if 'tusimple' in formats else None)

@@ -1,0 +1,250 @@
+"""Write the synthetic world as a nuScenes ``v1.0-mini`` dataset (13 tables, 6 cameras, LIDAR_TOP, maps).
+
+Layout under ``root``::
+
+    v1.0-mini/{attribute,calibrated_sensor,category,ego_pose,instance,log,map,sample,sample_annotation,
+               sample_data,scene,sensor,visibility}.json
+    samples/CAM_*/<log>__CAM_*__<us>.jpg          keyframe images (2 Hz)
+    sweeps/CAM_*/<log>__CAM_*__<us>.jpg           camera sweeps between keyframes (12 Hz spacing)
+    samples/LIDAR_TOP/<log>__LIDAR_TOP__<us>.pcd.bin   (N, 5) float32 x, y, z, intensity, ring (lidar frame)
+    maps/<token>.png                              road raster per map location (1 px = 1 m, global frame)
+    depth/samples/CAM_*/<log>__CAM_*__<us>.png    exact keyframe depth, uint16 = metres * 256 (not nuScenes)
+
+Frames and conventions are the real ones: ``ego_pose`` is ego -> global, ``calibrated_sensor`` sensor -> ego,
+quaternions (w, x, y, z), translations in metres, timestamps in microseconds, box ``size`` (w, l, h) and
+``rotation`` about global z. Each scene is its own world (road frame) placed in the global frame by a
+scene-specific yaw and offset.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .camera_rig import Camera, nuscenes_cameras, nuscenes_lidar
+from .classes import (
+    CLASS_INDEX,
+    NUSCENES_ATTRIBUTES,
+    NUSCENES_CATEGORIES,
+    NUSCENES_VISIBILITY,
+    OBJECT_CLASSES,
+)
+from .output import dump_json, save_depth_png, save_jpeg, token
+from .presets import NuScenesConfig
+from .renderer import render_camera, render_lidar
+from .transforms import make_transform, quat_from_matrix, rot_z
+from .world import ROAD_HALF_WIDTH, SIDEWALK_OUTER, make_world
+
+__all__ = ['MINI_TRAIN', 'MINI_VAL', 'MINI_SCENES', 'write_nuscenes', 'KEYFRAME_US', 'SWEEP_US']
+
+MINI_TRAIN = ('scene-0061', 'scene-0553', 'scene-0655', 'scene-0757', 'scene-0796', 'scene-1077',
+              'scene-1094', 'scene-1100')
+MINI_VAL = ('scene-0103', 'scene-0916')
+MINI_SCENES = tuple(sorted(MINI_TRAIN + MINI_VAL))
+KEYFRAME_US = 500_000
+SWEEP_US = 83_333  # 12 Hz camera
+ANNOTATION_RANGE = 80.0  # metres from the ego within which objects are annotated
+
+_LOCATIONS = (('singapore-onenorth', 'n015', 8), ('boston-seaport', 'n008', -4))
+_VISIBILITY_BINS = np.array([0.4, 0.6, 0.8])
+
+
+def _scene_log(seed: int, i: int) -> dict:
+    """Location, log file name and start time (microseconds) of scene ``i``."""
+    location, vehicle, tz = _LOCATIONS[i % 2]
+    start = dt.datetime(2018, 7, 24 + i // 2, 10 + i % 7, 3 * i % 60, 17 + i, tzinfo=dt.timezone(
+        dt.timedelta(hours=tz)))
+    stamp = start.strftime('%Y-%m-%d-%H-%M-%S') + f'{"+" if tz >= 0 else "-"}{abs(tz):02d}00'
+    return {'location': location, 'vehicle': vehicle, 'logfile': f'{vehicle}-{stamp}',
+                'date': start.strftime('%Y-%m-%d'),
+                'start_us': int(start.timestamp()) * 1_000_000 + 412_345 * (i + 1)}
+
+
+def _scene_placement(seed: int, i: int) -> np.ndarray:
+    """(4, 4) road -> global transform of scene ``i`` (yaw and offset in a 2 km map)."""
+    rng = np.random.default_rng([seed, i, 17])
+    yaw = rng.uniform(-np.pi, np.pi)
+    return make_transform(rot_z(yaw), np.array([400.0 + 150.0 * (i // 2), 600.0 + 110.0 * (i % 5), 0.0]))
+
+
+def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
+                   progress: Callable[[int], None] | None = None) -> dict:
+    """Render and write the 10 mini scenes.
+
+    Args:
+        root: output folder (the nuScenes ``dataroot``).
+        cfg: writer settings.
+        seed: world seed; scene ``i`` uses world seed ``hash(seed, i)``.
+        progress: optional callback, called with 1 after each rendered frame.
+
+    Returns:
+        Summary counts (``samples``, ``sample_data``, ``annotations``, ``instances``).
+    """
+    root = Path(root)
+    version = 'v1.0-mini'
+    cams = nuscenes_cameras(cfg.scale)
+    lidar = nuscenes_lidar(cfg.lidar_azimuth)
+    tables: dict[str, list] = {k: [] for k in (
+        'attribute', 'calibrated_sensor', 'category', 'ego_pose', 'instance', 'log', 'map', 'sample',
+        'sample_annotation', 'sample_data', 'scene', 'sensor', 'visibility')}
+    cat_token = {name: token(seed, 'category', name) for name, _ in NUSCENES_CATEGORIES}
+    tables['category'] = [{'token': cat_token[n], 'name': n, 'description': d}
+                          for n, d in NUSCENES_CATEGORIES]
+    attr_token = {name: token(seed, 'attribute', name) for name, _ in NUSCENES_ATTRIBUTES}
+    tables['attribute'] = [{'token': attr_token[n], 'name': n, 'description': d}
+                           for n, d in NUSCENES_ATTRIBUTES]
+    tables['visibility'] = [{'token': t, 'level': lv, 'description': d} for t, lv, d in NUSCENES_VISIBILITY]
+    sensors = [(c.name, 'camera') for c in cams] + [(lidar.name, 'lidar')]
+    sensor_token = {ch: token(seed, 'sensor', ch) for ch, _ in sensors}
+    tables['sensor'] = [{'token': sensor_token[ch], 'channel': ch, 'modality': m} for ch, m in sensors]
+    map_logs: dict[str, list] = {loc: [] for loc, _, _ in _LOCATIONS}
+    placements = {}
+
+    for i, scene_name in enumerate(MINI_SCENES):
+        wseed = int(token(seed, 'world', scene_name)[:8], 16)
+        duration = (cfg.keyframes - 1) * KEYFRAME_US / 1e6
+        world = make_world(wseed, duration)
+        T_global_road = _scene_placement(seed, i)
+        placements[scene_name] = (T_global_road, world)
+        log = _scene_log(seed, i)
+        log_tok = token(seed, 'log', scene_name)
+        tables['log'].append({'token': log_tok, 'logfile': log['logfile'], 'vehicle': log['vehicle'],
+                                  'date_captured': log['date'], 'location': log['location']})
+        map_logs[log['location']].append(log_tok)
+        scene_tok = token(seed, 'scene', scene_name)
+        cs_tok = {}
+        for sensor in [*cams, lidar]:
+            is_cam = isinstance(sensor, Camera)
+            T = sensor.T_ego_cam if is_cam else sensor.T_ego_lidar
+            cs_tok[sensor.name] = token(seed, 'calibrated_sensor', scene_name, sensor.name)
+            tables['calibrated_sensor'].append({
+                'token': cs_tok[sensor.name], 'sensor_token': sensor_token[sensor.name],
+                'translation': [float(v) for v in T[:3, 3]], 'rotation': quat_from_matrix(T[:3, :3]),
+                'camera_intrinsic': sensor.K.tolist() if is_cam else []})
+
+        # frames: keyframes every 0.5 s, camera sweeps at 12 Hz after each keyframe but the last
+        key_us = [log['start_us'] + k * KEYFRAME_US for k in range(cfg.keyframes)]
+        sample_tok = [token(seed, 'sample', scene_name, k) for k in range(cfg.keyframes)]
+        frames = []  # (timestamp_us, keyframe index or None, sample index it belongs to)
+        for k, ts in enumerate(key_us):
+            frames.append((ts, k, k))
+            if k + 1 < cfg.keyframes:
+                frames += [(ts + (j + 1) * SWEEP_US, None, k + 1) for j in range(cfg.cam_sweeps)]
+        for k in range(cfg.keyframes):
+            tables['sample'].append({'token': sample_tok[k], 'timestamp': key_us[k],
+                                         'prev': sample_tok[k - 1] if k else '',
+                                         'next': sample_tok[k + 1] if k + 1 < cfg.keyframes else '',
+                                         'scene_token': scene_tok})
+        tables['scene'].append({'token': scene_tok, 'log_token': log_tok, 'nbr_samples': cfg.keyframes,
+                                    'first_sample_token': sample_tok[0], 'last_sample_token': sample_tok[-1],
+                                    'name': scene_name, 'description': f'Synthetic drive, seed {wseed}, '
+                                    f'{world.ego_speed:.1f} m/s, straight 4-lane road'})
+
+        sd_rows: dict[str, list] = {s.name: [] for s in [*cams, lidar]}
+        ann_rows: dict[int, list] = {}  # object uid -> annotation dicts in time order
+        for ts, key, sample_idx in frames:
+            t = (ts - key_us[0]) / 1e6
+            T_road_ego = world.ego_pose(t)
+            T_global_ego = T_global_road @ T_road_ego
+            boxes = world.boxes_at(t)
+            n_static = len(world.static)
+            vis_pix = np.zeros(len(world.objects))
+            all_pix = np.zeros(len(world.objects))
+            for cam in cams:
+                r = render_camera(world, boxes, T_road_ego @ cam.T_ego_cam, cam)
+                folder = 'samples' if key is not None else 'sweeps'
+                fname = f'{folder}/{cam.name}/{log["logfile"]}__{cam.name}__{ts}.jpg'
+                save_jpeg(root / fname, r.rgb)
+                if key is not None:
+                    if cfg.depth_maps:
+                        save_depth_png(root / 'depth' / fname.replace('.jpg', '.png'), r.depth)
+                    counts = np.bincount(r.hit.ravel() + 1, minlength=len(boxes) + 2)[2:]
+                    vis_pix += counts[n_static:]
+                    all_pix += r.unoccluded[n_static:]
+                sd_rows[cam.name].append((ts, key is not None, sample_idx, fname, cam.height, cam.width,
+                                          T_global_ego))
+                if progress:
+                    progress(1)
+            if key is None:
+                continue
+            scan = render_lidar(boxes, T_road_ego @ lidar.T_ego_lidar, lidar)
+            fname = f'samples/{lidar.name}/{log["logfile"]}__{lidar.name}__{ts}.pcd.bin'
+            (root / fname).parent.mkdir(parents=True, exist_ok=True)
+            scan.points.astype(np.float32).tofile(root / fname)
+            sd_rows[lidar.name].append((ts, True, sample_idx, fname, 0, 0, T_global_ego))
+            n_pts = np.bincount(scan.hit, minlength=len(boxes) + 1)[1 + n_static:]
+            ego_xy = T_road_ego[:2, 3]
+            for j, obj in enumerate(world.objects):
+                c = obj.center(t)
+                if np.linalg.norm(c[:2] - ego_xy) > ANNOTATION_RANGE:
+                    continue
+                frac = vis_pix[j] / all_pix[j] if all_pix[j] > 0 else 0.0
+                vis = str(int(np.searchsorted(_VISIBILITY_BINS, frac, side='right')) + 1)
+                g = T_global_road @ np.append(c, 1.0)
+                yaw = obj.yaw + np.arctan2(T_global_road[1, 0], T_global_road[0, 0])
+                ann_rows.setdefault(obj.uid, []).append({
+                    'token': token(seed, 'sample_annotation', scene_name, obj.uid, key),
+                    'sample_token': sample_tok[key],
+                    'instance_token': token(seed, 'instance', scene_name, obj.uid),
+                    'visibility_token': vis,
+                    'attribute_tokens': [attr_token[obj.attribute]] if obj.attribute else [],
+                    'translation': [float(v) for v in g[:3]],
+                    'size': [float(obj.size[1]), float(obj.size[0]), float(obj.size[2])],
+                    'rotation': quat_from_matrix(rot_z(yaw)), 'prev': '', 'next': '',
+                    'num_lidar_pts': int(n_pts[j]), 'num_radar_pts': 0})
+
+        for ch, rows in sd_rows.items():
+            toks = [token(seed, 'sample_data', scene_name, ch, r[0]) for r in rows]
+            for n, (ts, is_key, sample_idx, fname, h, w, T_ge) in enumerate(rows):
+                pose_tok = token(seed, 'ego_pose', scene_name, ch, ts)
+                tables['ego_pose'].append({'token': pose_tok, 'timestamp': ts, 'rotation': quat_from_matrix(
+                    T_ge[:3, :3]), 'translation': [float(v) for v in T_ge[:3, 3]]})
+                tables['sample_data'].append({
+                    'token': toks[n], 'sample_token': sample_tok[sample_idx], 'ego_pose_token': pose_tok,
+                    'calibrated_sensor_token': cs_tok[ch], 'timestamp': ts,
+                    'fileformat': 'jpg' if fname.endswith('.jpg') else 'pcd', 'is_key_frame': bool(is_key),
+                    'height': h, 'width': w, 'filename': fname, 'prev': toks[n - 1] if n else '',
+                    'next': toks[n + 1] if n + 1 < len(toks) else ''})
+        for uid in sorted(ann_rows):
+            anns = ann_rows[uid]
+            for n, a in enumerate(anns):
+                a['prev'] = anns[n - 1]['token'] if n else ''
+                a['next'] = anns[n + 1]['token'] if n + 1 < len(anns) else ''
+            tables['sample_annotation'] += anns
+            obj = world.objects[uid]
+            tables['instance'].append({
+                'token': anns[0]['instance_token'],
+                'category_token': cat_token[OBJECT_CLASSES[CLASS_INDEX[obj.class_name]].category],
+                'nbr_annotations': len(anns), 'first_annotation_token': anns[0]['token'],
+                'last_annotation_token': anns[-1]['token']})
+
+    for loc, logs in map_logs.items():
+        map_tok = token(seed, 'map', loc)
+        fname = f'maps/{map_tok}.png'
+        _write_map(root / fname,
+                   [placements[s] for i, s in enumerate(MINI_SCENES) if _LOCATIONS[i % 2][0] == loc])
+        tables['map'].append({'token': map_tok, 'log_tokens': logs, 'category': 'semantic_prior',
+                              'filename': fname})
+
+    for name, rows in tables.items():
+        dump_json(root / version / f'{name}.json', rows)
+    return {'samples': len(tables['sample']), 'sample_data': len(tables['sample_data']),
+                'annotations': len(tables['sample_annotation']), 'instances': len(tables['instance'])}
+
+
+def _write_map(path: Path, scenes: list, size: int = 2000) -> None:
+    """Rasterise the roads (255) and sidewalks (128) of ``scenes`` in the global frame, 1 px = 1 m."""
+    img = np.zeros((size, size), np.uint8)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+    for T_global_road, world in scenes:
+        inv = np.linalg.inv(T_global_road)
+        rx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 3]
+        ry = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 3]
+        along = (rx > world.extent[0]) & (rx < world.extent[1])
+        img[along & (np.abs(ry) <= SIDEWALK_OUTER)] = 128
+        img[along & (np.abs(ry) <= ROAD_HALF_WIDTH)] = 255
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img[::-1]).save(path, format='PNG')

@@ -1,0 +1,231 @@
+"""Render the world: pinhole cameras to RGB + exact depth, spinning LiDARs to point clouds.
+
+Both cast one ray per pixel / firing with :func:`.raycaster.cast_rays`. Cameras test each box only against
+the pixels inside its projected bounding rectangle (near-plane clipped), which keeps the cost proportional
+to the covered image area.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .camera_rig import Camera, Lidar
+from .materials import REFLECTIVITY, lane_paint, shade_hits, sky_color, value_noise
+from .raycaster import RayHits, cast_rays
+from .world import ROAD_HALF_WIDTH, BoxSet, Material, World
+
+__all__ = ['CameraRender', 'LidarScan', 'render_camera', 'render_lidar', 'pixel_rays']
+
+_NEAR = 0.05
+
+
+@dataclass
+class CameraRender:
+    """One rendered camera image.
+
+    Attributes:
+        rgb: (H, W, 3) uint8 image.
+        depth: (H, W) float32 camera-frame z depth in metres at each pixel centre; 0 where the sky is seen.
+        hit: (H, W) int32: -1 sky, 0 ground, k + 1 box k of the rendered :class:`BoxSet`.
+        unoccluded: (K,) pixels box k would cover if nothing occluded it.
+    """
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    hit: np.ndarray
+    unoccluded: np.ndarray
+
+
+@dataclass
+class LidarScan:
+    """One LiDAR revolution (all firings at one instant).
+
+    Attributes:
+        points: (N, 5) float32 ``x, y, z`` (lidar frame, metres), intensity (0..100), ring index.
+        hit: (N,) int64: 0 ground, k + 1 box k.
+    """
+
+    points: np.ndarray
+    hit: np.ndarray
+
+
+_RAY_CACHE: dict = {}
+
+
+def pixel_rays(cam: Camera) -> np.ndarray:
+    """(H * W, 3) camera-frame rays ``K^-1 [u, v, 1]`` through the pixel centres (row-major, z = 1)."""
+    key = (cam.width, cam.height, cam.K.tobytes())
+    if key not in _RAY_CACHE:
+        if len(_RAY_CACHE) > 32:
+            _RAY_CACHE.clear()
+        _RAY_CACHE[key] = _pixel_rays(cam)
+        _RAY_CACHE[key].setflags(write=False)
+    return _RAY_CACHE[key]
+
+
+def _pixel_rays(cam: Camera) -> np.ndarray:
+    v, u = np.meshgrid(np.arange(cam.height, dtype=np.float64), np.arange(cam.width, dtype=np.float64),
+                       indexing='ij')
+    K = cam.K
+    x = (u - K[0, 2] - K[0, 1] * (v - K[1, 2]) / K[1, 1]) / K[0, 0]
+    y = (v - K[1, 2]) / K[1, 1]
+    return np.stack([x.ravel(), y.ravel(), np.ones(u.size)], 1)
+
+
+def _screen_rects(boxes: BoxSet, T_road_cam: np.ndarray, cam: Camera, max_dist: float = 150.0) -> list:
+    """Per box, the flat pixel indices of its projected bounding rectangle (empty if not in view)."""
+    R, o = T_road_cam[:3, :3], T_road_cam[:3, 3]
+    W, H = cam.width, cam.height
+    k = len(boxes)
+    unit = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])  # (8, 3)
+    c, s = np.cos(boxes.yaw)[:, None], np.sin(boxes.yaw)[:, None]
+    loc = unit[None] * boxes.size[:, None]  # (K, 8, 3) box frame
+    corners = np.stack([c * loc[..., 0] - s * loc[..., 1], s * loc[..., 0] + c * loc[..., 1], loc[..., 2]],
+                       -1)
+    corners = (corners + boxes.center[:, None] - o) @ R  # (K, 8, 3) camera frame
+    front = corners[..., 2] >= _NEAR  # (K, 8)
+    dist = np.linalg.norm(boxes.center[:, :2] - o[:2], axis=1) - 0.5 * np.linalg.norm(boxes.size[:, :2],
+                                                                                        axis=1)
+    uvw = corners @ cam.K.T
+    uv = uvw[..., :2] / np.maximum(uvw[..., 2:3], _NEAR)
+    big = 1e9
+    umin = np.where(front, uv[..., 0], big).min(1)
+    umax = np.where(front, uv[..., 0], -big).max(1)
+    vmin = np.where(front, uv[..., 1], big).min(1)
+    vmax = np.where(front, uv[..., 1], -big).max(1)
+    edges = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count('1') == 1]
+    out = []
+    for i in range(k):
+        if not front[i].any() or dist[i] > max_dist:
+            out.append(np.zeros(0, np.int64))
+            continue
+        u0, u1, v0, v1 = umin[i], umax[i], vmin[i], vmax[i]
+        if not front[i].all():  # add the near-plane crossings of the edges
+            cr = corners[i]
+            for a, b in edges:
+                if front[i, a] != front[i, b]:
+                    za, zb = cr[a, 2], cr[b, 2]
+                    q = cr[a] + (_NEAR - za) / (zb - za) * (cr[b] - cr[a])
+                    qu = cam.K @ q
+                    u0, u1 = min(u0, qu[0] / qu[2]), max(u1, qu[0] / qu[2])
+                    v0, v1 = min(v0, qu[1] / qu[2]), max(v1, qu[1] / qu[2])
+        j0, j1 = max(int(np.floor(u0)), 0), min(int(np.ceil(u1)), W - 1)
+        i0, i1 = max(int(np.floor(v0)), 0), min(int(np.ceil(v1)), H - 1)
+        if j0 > j1 or i0 > i1:
+            out.append(np.zeros(0, np.int64))
+            continue
+        out.append(np.add.outer(np.arange(i0, i1 + 1) * W, np.arange(j0, j1 + 1)).ravel())
+    return out
+
+
+def _surface(hits: RayHits, origin: np.ndarray, cols: np.ndarray, boxes: BoxSet) -> dict:
+    """Hit points, normals and box-frame coordinates of the rays that hit something.
+
+    Args:
+        hits: nearest hits of M rays. origin: (3,) ray origin. cols: (3, M) ray directions (road frame).
+        boxes: the K boxes the hit ids refer to.
+
+    Returns:
+        Per hit ray (P of them, ``mask`` (M,) selects them): ``points`` (P, 3) road frame, ``normal`` (P, 3),
+        ``uvz`` (P, 3) box-frame coordinates from the box's min corner, ``rel`` (P,) relative height,
+        ``axis`` (P,) face axis, ``material`` / ``color`` / ``seed`` of the hit box.
+    """
+    m = hits.hit >= 0
+    t = hits.t[m]
+    p = (origin[:, None] + cols[:, m] * t).T  # (P, 3)
+    k = hits.hit[m] - 1
+    face = hits.face[m]
+    isbox = k >= 0
+    n = len(t)
+    axis = np.full(n, 2)
+    normal = np.zeros((n, 3))
+    normal[:, 2] = 1.0
+    uvz = np.zeros((n, 3))
+    rel = np.zeros(n)
+    material = np.full(n, Material.GROUND)
+    color = np.zeros((n, 3))
+    seed = np.zeros(n, np.int64)
+    if isbox.any():
+        kb = k[isbox]
+        fb = face[isbox]
+        ax = fb // 2
+        sign = np.where(fb % 2 == 1, 1.0, -1.0)
+        c, s = np.cos(boxes.yaw[kb]), np.sin(boxes.yaw[kb])
+        nb = np.zeros((len(kb), 3))
+        nb[np.arange(len(kb)), ax] = sign
+        normal[isbox] = np.stack([c * nb[:, 0] - s * nb[:, 1], s * nb[:, 0] + c * nb[:, 1], nb[:, 2]], 1)
+        d = p[isbox] - boxes.center[kb]
+        size = boxes.size[kb]
+        uvz[isbox] = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1], d[:, 2]], 1) + size / 2
+        rel[isbox] = uvz[isbox, 2] / size[:, 2]
+        axis[isbox] = ax
+        material[isbox] = boxes.material[kb]
+        color[isbox] = boxes.color[kb]
+        seed[isbox] = boxes.seed[kb]
+    return {'mask': m, 'points': p, 'normal': normal, 'uvz': uvz, 'rel': rel, 'axis': axis,
+            'material': material, 'color': color, 'seed': seed}
+
+
+def render_camera(world: World, boxes: BoxSet, T_road_cam: np.ndarray, cam: Camera) -> CameraRender:
+    """Ray-cast one camera image.
+
+    Args:
+        world: the world (lighting, sky).
+        boxes: the K boxes at the render time (:meth:`World.boxes_at`), road frame.
+        T_road_cam: (4, 4) camera -> road transform.
+        cam: the camera (intrinsics and size).
+
+    Returns:
+        The image, its depth and hit ids (:class:`CameraRender`).
+    """
+    R, o = T_road_cam[:3, :3], T_road_cam[:3, 3].copy()
+    cols = R @ pixel_rays(cam).T  # (3, HW) road frame, camera z component = 1
+    hits = cast_rays(o, cols.T, boxes, _screen_rects(boxes, T_road_cam, cam))
+    surf = _surface(hits, o, cols, boxes)
+    rgb = np.zeros((hits.t.shape[0], 3))
+    m = surf['mask']
+    rgb[m] = shade_hits(surf['points'], surf['normal'], surf['material'], surf['uvz'], surf['rel'],
+                        surf['axis'], surf['color'], surf['seed'], world.sun)
+    rgb[~m] = sky_color(cols[:, ~m].T, world.sky_seed)
+    img = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8).reshape(cam.height, cam.width, 3)
+    depth = np.where(m, hits.t, 0.0).astype(np.float32).reshape(cam.height, cam.width)
+    return CameraRender(rgb=img, depth=depth, hit=hits.hit.astype(np.int32).reshape(cam.height, cam.width),
+                        unoccluded=hits.unoccluded)
+
+
+def render_lidar(boxes: BoxSet, T_road_lidar: np.ndarray, lidar: Lidar) -> LidarScan:
+    """Ray-cast one LiDAR revolution.
+
+    Args:
+        boxes: the K boxes at the scan time, road frame.
+        T_road_lidar: (4, 4) lidar -> road transform.
+        lidar: the LiDAR model.
+
+    Returns:
+        Points in the lidar frame with intensity and ring index, and the id of what each point hit.
+    """
+    d_lidar, ring = lidar.directions()
+    R, o = T_road_lidar[:3, :3], T_road_lidar[:3, 3].copy()
+    dirs = d_lidar @ R.T
+    reach = np.linalg.norm(boxes.center[:, :2] - o[:2], axis=1) - 0.5 * np.linalg.norm(boxes.size[:, :2],
+                                                                                         axis=1)
+    keep = np.flatnonzero(reach < lidar.max_range)
+    sub = BoxSet(*(getattr(boxes, f)[keep] for f in ('center', 'size', 'yaw', 'material', 'color', 'seed')))
+    hits = cast_rays(o, dirs, sub)
+    valid = (hits.hit >= 0) & (hits.t <= lidar.max_range)
+    t = hits.t[valid]
+    pts = d_lidar[valid] * t[:, None]
+    hit_sub = hits.hit[valid]
+    hit = np.where(hit_sub > 0, keep[np.maximum(hit_sub - 1, 0)] + 1, 0)
+    # intensity: material reflectivity, bright paint, some texture
+    p_road = o + dirs[valid] * t[:, None]
+    mat = np.where(hit > 0, boxes.material[np.maximum(hit - 1, 0)], Material.GROUND)
+    base = np.array([REFLECTIVITY.get(mm, 30.0) for mm in range(Material.OBJECT + 1)])
+    inten = base[np.minimum(mat, Material.OBJECT)]
+    white, yellow = lane_paint(p_road[:, 0], p_road[:, 1])
+    paint = (hit == 0) & (white | yellow) & (np.abs(p_road[:, 1]) < ROAD_HALF_WIDTH)
+    inten = np.where(paint, 60.0, inten) * (0.75 + 0.5 * value_noise(p_road[:, 0] * 3, p_road[:, 1] * 3 +
+                                                                    p_road[:, 2] * 5, 3))
+    points = np.concatenate([pts, np.round(inten)[:, None], ring[valid][:, None]], 1).astype(np.float32)
+    return LidarScan(points=points, hit=hit)
