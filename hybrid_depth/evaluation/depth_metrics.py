@@ -32,15 +32,15 @@ def compute_depth_errors(gt: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     gt = np.asarray(gt, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64)
     thresh = np.maximum(gt / pred, pred / gt)
-    return dict(
-        abs_rel=float(np.mean(np.abs(gt - pred) / gt)),
-        sq_rel=float(np.mean((gt - pred) ** 2 / gt)),
-        rmse=float(np.sqrt(np.mean((gt - pred) ** 2))),
-        rmse_log=float(np.sqrt(np.mean((np.log(gt) - np.log(pred)) ** 2))),
-        a1=float(np.mean(thresh < 1.25)),
-        a2=float(np.mean(thresh < 1.25 ** 2)),
-        a3=float(np.mean(thresh < 1.25 ** 3)),
-    )
+    return {
+        'abs_rel': float(np.mean(np.abs(gt - pred) / gt)),
+        'sq_rel': float(np.mean((gt - pred) ** 2 / gt)),
+        'rmse': float(np.sqrt(np.mean((gt - pred) ** 2))),
+        'rmse_log': float(np.sqrt(np.mean((np.log(gt) - np.log(pred)) ** 2))),
+        'a1': float(np.mean(thresh < 1.25)),
+        'a2': float(np.mean(thresh < 1.25 ** 2)),
+        'a3': float(np.mean(thresh < 1.25 ** 3)),
+    }
 
 
 def garg_crop_mask(height: int, width: int) -> np.ndarray:
@@ -54,8 +54,8 @@ def garg_crop_mask(height: int, width: int) -> np.ndarray:
     Returns:
         (H, W) bool mask, True inside the crop.
     """
-    crop = np.array([0.40810811 * height, 0.99189189 * height, 0.03594771 * width, 0.96405229 * width]).astype(
-        np.int32)
+    crop = np.array([0.40810811 * height, 0.99189189 * height,
+                     0.03594771 * width, 0.96405229 * width]).astype(np.int32)
     mask = np.zeros((height, width), dtype=bool)
     mask[crop[0]:crop[1], crop[2]:crop[3]] = True
     return mask

@@ -59,7 +59,8 @@ def transform_points(points: torch.Tensor, T_dst_src: torch.Tensor) -> torch.Ten
     return T_dst_src[:, :3, :3] @ points + T_dst_src[:, :3, 3:]
 
 
-def project(points: torch.Tensor, cam2img: torch.Tensor, eps: float = 1e-7) -> tuple[torch.Tensor, torch.Tensor]:
+def project(points: torch.Tensor, cam2img: torch.Tensor,
+            eps: float = 1e-7) -> tuple[torch.Tensor, torch.Tensor]:
     """Project camera-frame points to pixels: ``[u, v] = (K X)[:2] / (K X)[2]``.
 
     Args:

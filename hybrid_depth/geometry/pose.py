@@ -50,7 +50,8 @@ def matrix_to_axis_angle(matrix: torch.Tensor, eps: float = 1e-7) -> torch.Tenso
     rot = matrix[:, :3, :3]
     cos = ((rot.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1.0, 1.0)
     angle = torch.acos(cos)[:, None]  # (B, 1)
-    vee = torch.stack([rot[:, 2, 1] - rot[:, 1, 2], rot[:, 0, 2] - rot[:, 2, 0], rot[:, 1, 0] - rot[:, 0, 1]], -1)
+    vee = torch.stack([rot[:, 2, 1] - rot[:, 1, 2], rot[:, 0, 2] - rot[:, 2, 0],
+                       rot[:, 1, 0] - rot[:, 0, 1]], -1)
     sin = angle.sin()
     factor = torch.where(sin.abs() > eps, angle / (2 * sin.clamp_min(eps)), torch.full_like(sin, 0.5))
     return vee * factor
@@ -72,7 +73,7 @@ def translation_matrix(translation: torch.Tensor) -> torch.Tensor:
 
 def transformation_from_parameters(axis_angle: torch.Tensor, translation: torch.Tensor,
                                    invert: bool = False) -> torch.Tensor:
-    """PoseNet output -> 4x4 transform, Monodepth2 convention: ``M = T(t) R(r)``, or ``R^T T(-t)`` if ``invert``.
+    """PoseNet output -> 4x4 transform (Monodepth2): ``M = T(t) R(r)``, or ``R^T T(-t)`` if ``invert``.
 
     Note: the inverted form is Monodepth2's ``R^T T(-t)`` (translation negated before the inverse rotation),
     which is exactly ``(T(t) R)^-1``.

@@ -1,4 +1,4 @@
-"""Thin registered loss modules (``loss_weight`` / ``reduction``) around the pure functions of this package."""
+"""Thin registered loss modules (``loss_weight`` / ``reduction``) around this package's pure functions."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -108,7 +108,7 @@ class DepthRankLoss(nn.Module):
 
 @MODELS.register_module()
 class DistanceWeightedRepulsionLoss(nn.Module):
-    """Coarse-stage repulsion: cosine similarity of point features weighted by rank distance (mean over pairs).
+    """Coarse-stage repulsion: rank-distance-weighted cosine similarity of point features (mean over pairs).
 
     Args:
         loss_weight: Multiplier (1).
@@ -119,5 +119,5 @@ class DistanceWeightedRepulsionLoss(nn.Module):
         self.loss_weight = loss_weight
 
     def forward(self, features: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-        """Args: features (B, P, C) ordered point features; valid (B, P) optional. Returns the weighted loss."""
+        """Args: features (B, P, C) ordered point features; valid (B, P) optional. Returns weighted loss."""
         return self.loss_weight * distance_weighted_repulsion(features, valid)

@@ -1,4 +1,4 @@
-"""Self-supervised photometric losses (Monodepth2): SSIM, photometric error, min reprojection, auto-masking."""
+"""Self-supervised photometric losses (Monodepth2): SSIM, photometric error, min reprojection, automask."""
 from __future__ import annotations
 
 import torch

@@ -34,7 +34,9 @@ def rank_loss(logits: torch.Tensor, valid: torch.Tensor | None = None, margin: f
 
 
 def distance_weighted_repulsion(features: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-    """Push apart features of points far apart in the order: ``L = mean_{i != j} |i - j| / (P - 1) cos(f_i, f_j)``.
+    """Push apart features of points far apart in the order.
+
+    ``L = mean_{i != j} |i - j| / (P - 1) cos(f_i, f_j)``.
 
     Args:
         features: (B, P, C) point features ordered by rank.

@@ -56,7 +56,7 @@ def test_eigen_protocol_valid_range_crop_and_cap():
 
 
 def test_aggregate_is_per_image_mean():
-    a = dict(abs_rel=0.1, sq_rel=1, rmse=2, rmse_log=0.2, a1=0.8, a2=0.9, a3=1.0)
-    b = dict(abs_rel=0.3, sq_rel=3, rmse=4, rmse_log=0.4, a1=0.6, a2=0.7, a3=0.8)
+    a = {'abs_rel': 0.1, 'sq_rel': 1, 'rmse': 2, 'rmse_log': 0.2, 'a1': 0.8, 'a2': 0.9, 'a3': 1.0}
+    b = {'abs_rel': 0.3, 'sq_rel': 3, 'rmse': 4, 'rmse_log': 0.4, 'a1': 0.6, 'a2': 0.7, 'a3': 0.8}
     out = aggregate_depth_metrics([a, b])
     assert out['abs_rel'] == pytest.approx(0.2) and out['a1'] == pytest.approx(0.7)

@@ -68,7 +68,8 @@ def test_axis_angle_known_rotation():
 def test_pose_vector_matrix_round_trip():
     torch.manual_seed(0)
     vec = torch.randn(16, 6, dtype=torch.float64)
-    vec[:, :3] = vec[:, :3] / vec[:, :3].norm(dim=1, keepdim=True) * torch.rand(16, 1, dtype=torch.float64) * 3
+    angles = torch.rand(16, 1, dtype=torch.float64) * 3  # < pi
+    vec[:, :3] = vec[:, :3] / vec[:, :3].norm(dim=1, keepdim=True) * angles
     mat = pose_vec_to_matrix(vec)
     rot = mat[:, :3, :3]
     assert torch.allclose(rot @ rot.transpose(1, 2), torch.eye(3, dtype=torch.float64).expand(16, 3, 3))

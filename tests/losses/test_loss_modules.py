@@ -40,7 +40,7 @@ def test_min_reprojection_module_automask():
 
 def test_thin_modules_match_functions_and_build_from_registry():
     disp, img = torch.rand(2, 1, 5, 5), torch.rand(2, 3, 5, 5)
-    smooth = MODELS.build(dict(type='EdgeAwareSmoothnessLoss'))
+    smooth = MODELS.build({'type': 'EdgeAwareSmoothnessLoss'})
     assert isinstance(smooth, EdgeAwareSmoothnessLoss)
     assert smooth(disp, img).item() == pytest.approx(1e-3 * edge_aware_smoothness(disp, img).item())
     logits = torch.tensor([[[0.0, 5.0], [0.0, 2.0]]])

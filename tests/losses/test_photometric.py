@@ -37,7 +37,8 @@ def test_ssim_matches_hand_computation():
 def test_ssim_constant_images_known_value():
     # constant windows: only the luminance term remains, (2ab + C1) / (a^2 + b^2 + C1)
     a, b = 0.2, 0.6
-    out = ssim(torch.full((1, 1, 3, 3), a, dtype=torch.float64), torch.full((1, 1, 3, 3), b, dtype=torch.float64))
+    out = ssim(torch.full((1, 1, 3, 3), a, dtype=torch.float64),
+               torch.full((1, 1, 3, 3), b, dtype=torch.float64))
     c1 = 0.01 ** 2
     assert torch.allclose(out, torch.full_like(out, (2 * a * b + c1) / (a * a + b * b + c1)))
 

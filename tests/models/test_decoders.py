@@ -6,8 +6,8 @@ from hybrid_depth.models.encoders import Monodepth2ResNetEncoder
 
 
 def _tiny_dpt(**kwargs):
-    return HybridDPTDecoder(**dict(dict(in_channels=72, features=16, out_channels=(16, 32, 64, 64),
-                                        head_channels=8), **kwargs))
+    return HybridDPTDecoder(**dict({'in_channels': 72, 'features': 16, 'out_channels': (16, 32, 64, 64),
+                                        'head_channels': 8}, **kwargs))
 
 
 @pytest.mark.parametrize('size', [(64, 96), (63, 97), (45, 61), (15, 29)])

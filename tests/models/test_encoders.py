@@ -15,11 +15,11 @@ from hybrid_depth.models.encoders import (
 )
 from hybrid_depth.models.encoders.hybrid_encoder import IMAGENET_MEAN
 
-TINY_VIT_CLIP_CFG = dict(
-    embed_dim=32,
-    vision_cfg=dict(image_size=32, layers=4, width=32, patch_size=8, head_width=16),
-    text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
-)
+TINY_VIT_CLIP_CFG = {
+    'embed_dim': 32,
+    'vision_cfg': {'image_size': 32, 'layers': 4, 'width': 32, 'patch_size': 8, 'head_width': 16},
+    'text_cfg': {'context_length': 77, 'vocab_size': 49408, 'width': 32, 'heads': 2, 'layers': 1},
+}
 
 
 @pytest.fixture(scope='module')

@@ -23,8 +23,8 @@ class _DepthModel(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.encoder = hybrid_encoder_tiny()
-        self.prompt_bank = DepthPromptBank(clip_pretrained=None, clip_model_cfg=TINY_CLIP_CFG, num_depth_tokens=4,
-                                           feature_channels=self.encoder.out_channels)
+        self.prompt_bank = DepthPromptBank(clip_pretrained=None, clip_model_cfg=TINY_CLIP_CFG,
+                                           num_depth_tokens=4, feature_channels=self.encoder.out_channels)
         self.decoder = HybridDPTDecoder(in_channels=self.prompt_bank.out_channels, features=16,
                                         out_channels=(16, 32, 64, 64), head_channels=8)
         self.pose_net = HybridPoseNet(pretrained=None)
@@ -34,7 +34,8 @@ class _DepthModel(nn.Module):
 def model():
     torch.manual_seed(0)
     m = _DepthModel()
-    for bn in m.modules():  # open_clip zero-inits the last BN of each block: undo so every branch gets gradient
+    # open_clip zero-inits the last BN of each block: undo it so that every branch gets gradient
+    for bn in m.modules():
         if isinstance(bn, nn.BatchNorm2d):
             nn.init.ones_(bn.weight)
     return m
@@ -68,9 +69,10 @@ def test_fine_stage_gradients(model):
     last = len(model.encoder.dino.model.blocks) - 1
     assert {n for n in trainable if n.startswith('encoder.dino')} == {
         n for n, _ in model.named_parameters() if n.startswith(f'encoder.dino.model.blocks.{last}.')}
-    assert _groups(trainable) == {'encoder.clip', 'encoder.dino', 'prompt_bank.depth_tokens', 'decoder.projects',
-                                  'decoder.resize_layers', 'decoder.layer_rn', 'decoder.refinenets',
-                                  'decoder.heads', 'pose_net.encoder', 'pose_net.decoder'}
+    assert _groups(trainable) == {'encoder.clip', 'encoder.dino', 'prompt_bank.depth_tokens',
+                                  'decoder.projects', 'decoder.resize_layers', 'decoder.layer_rn',
+                                  'decoder.refinenets', 'decoder.heads', 'pose_net.encoder',
+                                  'pose_net.decoder'}
     img = torch.rand(2, 3, 64, 96)
     disp = model.decoder(model.prompt_bank(model.encoder(img)), img.shape[-2:])
     axis_angle, translation = model.pose_net(img, img.flip(-1))

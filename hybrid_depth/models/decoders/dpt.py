@@ -63,7 +63,8 @@ class _DispHead(nn.Module):
         self.conv2 = nn.Conv2d(features // 2, head_channels, 3, padding=1)
         self.conv3 = nn.Conv2d(head_channels, 1, 1)
 
-    def forward(self, x: torch.Tensor, padded_size: tuple[int, int], out_size: tuple[int, int]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, padded_size: tuple[int, int],
+                out_size: tuple[int, int]) -> torch.Tensor:
         x = F.interpolate(self.conv1(x), size=padded_size, mode='bilinear', align_corners=True)
         x = x[..., :out_size[0], :out_size[1]]  # drop the encoder's bottom/right padding
         return torch.sigmoid(self.conv3(F.relu(self.conv2(x))))
@@ -101,11 +102,13 @@ class HybridDPTDecoder(nn.Module):
             nn.Conv2d(oc[3], oc[3], kernel_size=3, stride=2, padding=1),
         ])
         self.layer_rn = nn.ModuleList([nn.Conv2d(o, features, 3, padding=1, bias=False) for o in oc])
-        # the deepest block has no skip input (so no first residual unit, unlike the official head's unused one)
-        self.refinenets = nn.ModuleList([_FeatureFusionBlock(features, use_bn, with_skip=i < 3) for i in range(4)])
+        # the deepest block has no skip input, so no first residual unit (the official one is unused)
+        self.refinenets = nn.ModuleList([_FeatureFusionBlock(features, use_bn, with_skip=i < 3)
+                                         for i in range(4)])
         self.heads = nn.ModuleList([_DispHead(features, head_channels) for _ in range(num_scales)])
 
-    def forward(self, features: Sequence[torch.Tensor], image_size: tuple[int, int]) -> dict[int, torch.Tensor]:
+    def forward(self, features: Sequence[torch.Tensor],
+                image_size: tuple[int, int]) -> dict[int, torch.Tensor]:
         """Decode disparity.
 
         Args:

@@ -65,7 +65,8 @@ class Monodepth2DepthDecoder(nn.Module):
             image_size: ``(H, W)`` of the input; default twice the finest feature size.
 
         Returns:
-            ``{s: (B, 1, H_s, W_s)}`` sigmoid disparity (scale 0 at ``image_size``, s at the stride-2**s level).
+            ``{s: (B, 1, H_s, W_s)}`` sigmoid disparity: scale 0 at ``image_size``, scale s at the size of
+            the stride-2**s encoder level.
         """
         outputs = {}
         x = features[-1]

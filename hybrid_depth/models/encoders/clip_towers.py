@@ -41,14 +41,14 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pad_w, 0, pad_h))
 
 
-def build_open_clip(model_name: str = 'RN50', pretrained: str | None = 'openai', model_cfg: dict | None = None,
-                    cache_dir: str | None = None) -> open_clip.CLIP:
+def build_open_clip(model_name: str = 'RN50', pretrained: str | None = 'openai',
+                    model_cfg: dict | None = None, cache_dir: str | None = None) -> open_clip.CLIP:
     """Create an open_clip CLIP model, loading weights from a local file only.
 
     Args:
         model_name: open_clip architecture name (ignored when ``model_cfg`` is given).
-        pretrained: ``None`` (random init), a tag of ``model_name`` found in the local cache (``'openai'``), or
-            a checkpoint path.
+        pretrained: ``None`` (random init), a tag of ``model_name`` found in the local cache
+            (``'openai'``), or a checkpoint path.
         model_cfg: ``CLIP(**model_cfg)`` keyword arguments (``embed_dim``, ``vision_cfg``, ``text_cfg``,
             ``quick_gelu``) for custom (e.g. tiny) variants. Not modified.
         cache_dir: Cache directory used to resolve tags.
@@ -77,8 +77,8 @@ def build_open_clip(model_name: str = 'RN50', pretrained: str | None = 'openai',
 class ClipVisualTower(nn.Module):
     """4-level feature extractor over an open_clip image tower, for any input size.
 
-    ResNet towers (``ModifiedResNet``) return ``layer1..layer4`` (strides 4, 8, 16, 32); the attention-pool head
-    is removed. ViT towers return the outputs of 4 blocks (default: evenly spaced, ending at the
+    ResNet towers (``ModifiedResNet``) return ``layer1..layer4`` (strides 4, 8, 16, 32); the attention-pool
+    head is removed. ViT towers return the outputs of 4 blocks (default: evenly spaced, ending at the
     last), each after ``ln_post``, at stride = patch size (blocks after the last index and the pooled
     projection are removed); the input is zero-padded to a multiple of the patch
     size and the position embeddings are resampled (bicubic) to the actual grid.
@@ -95,7 +95,7 @@ class ClipVisualTower(nn.Module):
             self.is_vit = False
             self.vit_indices: tuple[int, ...] = ()
             chans = [getattr(visual, f'layer{i}')[-1].conv3.out_channels for i in range(1, 5)]
-            self.feature_info = [dict(num_chs=c, reduction=2 ** (i + 2), module=f'visual.layer{i + 1}')
+            self.feature_info = [{'num_chs': c, 'reduction': 2 ** (i + 2), 'module': f'visual.layer{i + 1}'}
                                  for i, c in enumerate(chans)]
             visual.attnpool = nn.Identity()  # the attention-pool head is not used: drop its parameters
         elif isinstance(visual, VisionTransformer):
@@ -105,8 +105,8 @@ class ClipVisualTower(nn.Module):
                 vit_indices = [round((depth * (i + 1)) / 4) - 1 for i in range(4)]
             self.vit_indices = tuple(int(i) for i in vit_indices)
             width = visual.transformer.width
-            self.feature_info = [dict(num_chs=width, reduction=visual.patch_size[0],
-                                      module=f'visual.transformer.resblocks.{i}') for i in self.vit_indices]
+            self.feature_info = [{'num_chs': width, 'reduction': visual.patch_size[0],
+                                  'module': f'visual.transformer.resblocks.{i}'} for i in self.vit_indices]
             visual.proj = None  # pooled-embedding projection is not used
             visual.transformer.resblocks = visual.transformer.resblocks[:max(self.vit_indices) + 1]
         else:
@@ -138,8 +138,8 @@ class ClipVisualTower(nn.Module):
         b, c, gh, gw = x.shape
         x = x.flatten(2).transpose(1, 2)  # (B, gh*gw, W)
         cls = v.class_embedding.to(x.dtype).expand(b, 1, c)
-        pos = resample_abs_pos_embed(v.positional_embedding[None], new_size=[gh, gw], old_size=list(v.grid_size),
-                                     num_prefix_tokens=1)
+        pos = resample_abs_pos_embed(v.positional_embedding[None], new_size=[gh, gw],
+                                     old_size=list(v.grid_size), num_prefix_tokens=1)
         x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)
         x = v.ln_pre(v.patch_dropout(x))
         _, inter = v.transformer.forward_intermediates(x, indices=list(self.vit_indices))
@@ -149,10 +149,11 @@ class ClipVisualTower(nn.Module):
 class ClipTextEncoder(nn.Module):
     """The CLIP text transformer of an open_clip ``CLIP``, callable on token embeddings.
 
-    ``forward`` computes ``proj(ln_final(transformer(E + P))[eot])`` where ``E`` are token embeddings (looked up
-    from ``token_ids`` unless given), ``P`` the position embeddings of the first ``L`` positions and ``eot``
-    the position of the highest token id (CLIP's end-of-text token). Because the text transformer is causal,
-    truncating the sequence right after the end-of-text token gives the same result as the full 77 tokens.
+    ``forward`` computes ``proj(ln_final(transformer(E + P))[eot])`` where ``E`` are token embeddings
+    (looked up from ``token_ids`` unless given), ``P`` the position embeddings of the first ``L``
+    positions and ``eot`` the position of the highest token id (CLIP's end-of-text token). Because the text
+    transformer is causal, truncating the sequence right after the end-of-text token gives the same result
+    as the full 77 tokens.
 
     Args:
         clip_model: An open_clip ``CLIP`` (its text modules are shared, not copied).

@@ -37,12 +37,12 @@ def build_dinov2(model_name: str = 'vit_base_patch14_dinov2', pretrained: str | 
     Raises:
         WeightsNotFoundError: if ``pretrained`` names weights that are not on disk.
     """
-    kwargs = dict(num_classes=0, dynamic_img_size=True)
+    kwargs = {'num_classes': 0, 'dynamic_img_size': True}
     kwargs.update(copy.deepcopy(model_kwargs or {}))
     if pretrained is None:
         return timm.create_model(model_name, pretrained=False, **kwargs)
     path = resolve_timm_weights(model_name, pretrained, cache_dir)
-    return timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=path, source=''),
+    return timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay={'file': path, 'source': ''},
                              **kwargs)
 
 
@@ -62,8 +62,8 @@ class DinoV2Tower(nn.Module):
         model.prune_intermediate_layers(list(self.indices), prune_norm=False, prune_head=True)
         self.model = model
         self.patch_size = model.patch_embed.patch_size[0]
-        self.feature_info = [dict(num_chs=model.embed_dim, reduction=self.patch_size, module=f'model.blocks.{i}')
-                             for i in self.indices]
+        self.feature_info = [{'num_chs': model.embed_dim, 'reduction': self.patch_size,
+                              'module': f'model.blocks.{i}'} for i in self.indices]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Extract features.

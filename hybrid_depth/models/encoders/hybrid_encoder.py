@@ -23,8 +23,8 @@ from torch import nn
 from .clip_towers import ClipVisualTower, build_open_clip, pad_to_multiple
 from .dinov2 import DinoV2Tower, build_dinov2
 
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TINY_CLIP_CFG', 'TINY_DINO_KWARGS', 'TINY_ENCODER_KWARGS', 'HybridEncoder',
-           'hybrid_encoder_rn50_vitb14', 'hybrid_encoder_tiny']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TINY_CLIP_CFG', 'TINY_DINO_KWARGS', 'TINY_ENCODER_KWARGS',
+           'HybridEncoder',            'hybrid_encoder_rn50_vitb14', 'hybrid_encoder_tiny']
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -61,20 +61,20 @@ class HybridEncoder(nn.Module):
             raise ValueError(f'dino_indices must name 4 blocks, got {dino_indices}')
         clip = build_open_clip(clip_model, clip_pretrained, clip_model_cfg, cache_dir)
         self.clip = ClipVisualTower(clip.visual, clip_vit_indices)
-        self.dino = DinoV2Tower(build_dinov2(dino_model, dino_pretrained, dino_kwargs, cache_dir), dino_indices)
+        dino = build_dinov2(dino_model, dino_pretrained, dino_kwargs, cache_dir)
+        self.dino = DinoV2Tower(dino, dino_indices)
         self.patch_size = self.dino.patch_size
         self.align = nn.ModuleList([
             nn.Identity() if info['num_chs'] == clip_align_channels
             else nn.Conv2d(info['num_chs'], clip_align_channels, kernel_size=1)
             for info in self.clip.feature_info
         ])
-        self.register_buffer('clip_mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('clip_std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('dino_mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('dino_std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        for name, value in (('clip_mean', OPENAI_DATASET_MEAN), ('clip_std', OPENAI_DATASET_STD),
+                            ('dino_mean', IMAGENET_MEAN), ('dino_std', IMAGENET_STD)):
+            self.register_buffer(name, torch.tensor(value).view(1, 3, 1, 1), persistent=False)
         out_chs = self.dino.feature_info[0]['num_chs'] + clip_align_channels
         self.out_channels = out_chs
-        self.feature_info = [dict(num_chs=out_chs, reduction=self.patch_size, module=f'align.{i}')
+        self.feature_info = [{'num_chs': out_chs, 'reduction': self.patch_size, 'module': f'align.{i}'}
                              for i in range(4)]
 
     def grid_size(self, height: int, width: int) -> tuple[int, int]:
@@ -99,7 +99,7 @@ class HybridEncoder(nn.Module):
         for align, c, d in zip(self.align, clip_feats, dino_feats):
             c = align(F.interpolate(c, size=d.shape[-2:], mode='nearest'))
             fused.append(torch.cat([d, c], dim=1))
-        return dict(clip=clip_feats, dino=dino_feats, fused=fused)
+        return {'clip': clip_feats, 'dino': dino_feats, 'fused': fused}
 
     def forward(self, img: torch.Tensor) -> list[torch.Tensor]:
         """Encode an image.
@@ -115,15 +115,16 @@ class HybridEncoder(nn.Module):
 
 # Tiny variant (random init) for tests and the demo: 4-block CLIP-ResNet of width 8 (stage channels 32, 64,
 # 128, 256), 1-layer text transformer, embed dim 64; 4-block DINOv2-style ViT/14 of width 48; fused 48 + 16.
-TINY_CLIP_CFG = dict(
-    embed_dim=64,
-    vision_cfg=dict(image_size=64, layers=[1, 1, 1, 1], width=8, patch_size=None),
-    text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1),
-)
-TINY_DINO_KWARGS = dict(img_size=56, embed_dim=48, depth=4, num_heads=2)
-TINY_ENCODER_KWARGS = dict(clip_pretrained=None, clip_model_cfg=TINY_CLIP_CFG, dino_model='vit_small_patch14_dinov2',
-                           dino_pretrained=None, dino_kwargs=TINY_DINO_KWARGS, dino_indices=(0, 1, 2, 3),
-                           clip_align_channels=16)
+TINY_CLIP_CFG = {
+    'embed_dim': 64,
+    'vision_cfg': {'image_size': 64, 'layers': [1, 1, 1, 1], 'width': 8, 'patch_size': None},
+    'text_cfg': {'context_length': 77, 'vocab_size': 49408, 'width': 32, 'heads': 2, 'layers': 1},
+}
+TINY_DINO_KWARGS = {'img_size': 56, 'embed_dim': 48, 'depth': 4, 'num_heads': 2}
+TINY_ENCODER_KWARGS = {'clip_pretrained': None, 'clip_model_cfg': TINY_CLIP_CFG,
+                       'dino_model': 'vit_small_patch14_dinov2', 'dino_pretrained': None,
+                       'dino_kwargs': TINY_DINO_KWARGS, 'dino_indices': (0, 1, 2, 3),
+                       'clip_align_channels': 16}
 
 
 def hybrid_encoder_rn50_vitb14(**kwargs) -> HybridEncoder:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import zipfile
 
-__all__ = ['WeightsNotFoundError', 'is_torchscript_archive', 'resolve_open_clip_weights', 'resolve_timm_weights']
+__all__ = ['WeightsNotFoundError', 'is_torchscript_archive', 'resolve_open_clip_weights',
+           'resolve_timm_weights']
 
 _WEIGHT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt', '.npz')
 
@@ -21,7 +22,8 @@ class WeightsNotFoundError(FileNotFoundError):
 
 
 def _looks_like_path(value: str) -> bool:
-    return os.sep in value or value.startswith('.') or value.endswith(_WEIGHT_SUFFIXES) or os.path.exists(value)
+    return (os.sep in value or value.startswith('.') or value.endswith(_WEIGHT_SUFFIXES)
+            or os.path.exists(value))
 
 
 def _check_file(path: str, what: str) -> str:
@@ -31,7 +33,8 @@ def _check_file(path: str, what: str) -> str:
     return path
 
 
-def _hf_cached(repo_id: str, filenames: tuple[str, ...], cache_dir: str | None) -> tuple[str | None, list[str]]:
+def _hf_cached(repo_id: str, filenames: tuple[str, ...],
+               cache_dir: str | None) -> tuple[str | None, list[str]]:
     """Return a cached HF hub file (or None) and the locations looked at, without network access."""
     from huggingface_hub import try_to_load_from_cache
     from huggingface_hub.constants import HF_HUB_CACHE
@@ -77,16 +80,17 @@ def resolve_open_clip_weights(model_name: str, pretrained: str, cache_dir: str |
         if os.path.isfile(path):
             return path
         looked.append(path)
-    raise WeightsNotFoundError(f'open_clip {model_name} pretrained={pretrained!r} weights not found; looked at: '
-                               + ', '.join(looked) + ' (no download is attempted; pass a file path instead)')
+    raise WeightsNotFoundError(f'open_clip {model_name} pretrained={pretrained!r} weights not found; '
+                               'looked at: ' + ', '.join(looked)
+                               + ' (no download is attempted; pass a file path instead)')
 
 
 def resolve_timm_weights(model_name: str, pretrained: str, cache_dir: str | None = None) -> str:
-    """Resolve a timm pretrained tag (``'lvd142m'``, or a full ``'model.tag'`` name) or file path to a local file.
+    """Resolve a timm tag (``'lvd142m'`` or a full ``'model.tag'`` name) or a file path to a local file.
 
     Args:
         model_name: timm architecture name, e.g. ``'vit_base_patch14_dinov2'``.
-        pretrained: Tag of that model or a path to a checkpoint (timm or original-format DINOv2 / torchvision).
+        pretrained: Tag of that model or a path to a checkpoint (timm, original DINOv2 or torchvision).
         cache_dir: HF hub cache dir; the default cache otherwise.
 
     Returns:
@@ -109,7 +113,7 @@ def resolve_timm_weights(model_name: str, pretrained: str, cache_dir: str | None
     looked: list[str] = []
     if cfg.hf_hub_id:
         hub_file = getattr(cfg, 'hf_hub_filename', None)
-        names = (hub_file,) if hub_file else ('model.safetensors', 'pytorch_model.bin', 'open_clip_pytorch_model.bin')
+        names = (hub_file,) if hub_file else ('model.safetensors', 'pytorch_model.bin')
         found, looked = _hf_cached(cfg.hf_hub_id, names, cache_dir)
         if found:
             return found
@@ -124,7 +128,7 @@ def resolve_timm_weights(model_name: str, pretrained: str, cache_dir: str | None
 
 
 def is_torchscript_archive(path: str) -> bool:
-    """True for a TorchScript zip (e.g. OpenAI's original CLIP ``.pt``), which needs ``weights_only=False``."""
+    """True for a TorchScript zip (OpenAI's original CLIP ``.pt``), which needs ``weights_only=False``."""
     if not zipfile.is_zipfile(path):
         return False
     with zipfile.ZipFile(path) as zf:

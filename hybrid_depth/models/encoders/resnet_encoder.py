@@ -2,9 +2,9 @@
 
 Five feature levels (after the stem ReLU and after each residual stage; strides 2-32, channels
 [64, 64, 128, 256, 512] for ResNet-18). Input RGB in [0, 1] is normalised as Monodepth2,
-``(x - 0.45) / 0.225``. With ``num_input_images = k`` the first conv takes ``3k`` channels; pretrained 3-channel
-weights are repeated k times and divided by k (timm's ``adapt_input_conv``, as Monodepth2's multi-image
-encoder).
+``(x - 0.45) / 0.225``. With ``num_input_images = k`` the first conv takes ``3k`` channels; pretrained
+3-channel weights are repeated k times and divided by k (timm's ``adapt_input_conv``, as Monodepth2's
+multi-image encoder).
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def build_timm_resnet(depth: int = 18, pretrained: str | None = 'tv_in1k', in_ch
 
     Args:
         depth: 18, 34 or 50.
-        pretrained: ``None``, a timm tag of ``resnet{depth}`` in the local HF cache (``'tv_in1k'``), or a path.
+        pretrained: ``None``, a timm tag of ``resnet{depth}`` in the local HF cache (``'tv_in1k'``), or a
+            path.
         in_chans: Input channels (3 per image).
         cache_dir: HF hub cache dir used to resolve tags.
         **kwargs: Passed to ``timm.create_model`` (e.g. ``out_indices``).
@@ -35,12 +36,14 @@ def build_timm_resnet(depth: int = 18, pretrained: str | None = 'tv_in1k', in_ch
         timm ``features_only`` model returning a list of 5 maps.
     """
     name = f'resnet{depth}'
-    args = dict(features_only=True, in_chans=in_chans, zero_init_last=False)  # torchvision init, as Monodepth2
+    # zero_init_last=False: torchvision's init (Monodepth2), not timm's zeroed last BN per block
+    args = {'features_only': True, 'in_chans': in_chans, 'zero_init_last': False}
     args.update(copy.deepcopy(kwargs))
     if pretrained is None:
         return timm.create_model(name, pretrained=False, **args)
     path = resolve_timm_weights(name, pretrained, cache_dir)
-    return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=path, source=''), **args)
+    return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={'file': path, 'source': ''},
+                             **args)
 
 
 @MODELS.register_module()
@@ -59,8 +62,8 @@ class Monodepth2ResNetEncoder(nn.Module):
         super().__init__()
         self.model = build_timm_resnet(depth, pretrained, in_chans=3 * num_input_images, cache_dir=cache_dir)
         self.num_input_images = num_input_images
-        self.feature_info = [dict(num_chs=i['num_chs'], reduction=i['reduction'], module=f"model.{i['module']}")
-                             for i in self.model.feature_info.get_dicts()]
+        self.feature_info = [{'num_chs': i['num_chs'], 'reduction': i['reduction'],
+                              'module': f"model.{i['module']}"} for i in self.model.feature_info.get_dicts()]
         self.num_ch_enc = [i['num_chs'] for i in self.feature_info]
 
     def forward(self, img: torch.Tensor) -> list[torch.Tensor]:

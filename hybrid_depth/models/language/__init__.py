@@ -2,5 +2,5 @@
 from .alignment import pixel_text_logits, point_text_logits, sample_point_features
 from .prompt_bank import DEPTH_PROMPT_TEMPLATE, DEPTH_WORDS, DepthPromptBank
 
-__all__ = ['DEPTH_PROMPT_TEMPLATE', 'DEPTH_WORDS', 'DepthPromptBank', 'pixel_text_logits', 'point_text_logits',
-           'sample_point_features']
+__all__ = ['DEPTH_PROMPT_TEMPLATE', 'DEPTH_WORDS', 'DepthPromptBank', 'pixel_text_logits',
+           'point_text_logits', 'sample_point_features']

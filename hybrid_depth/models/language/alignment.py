@@ -52,7 +52,8 @@ def point_text_logits(point_features: torch.Tensor, text_embeds: torch.Tensor,
     return scale * F.normalize(point_features, dim=-1) @ F.normalize(text_embeds, dim=-1).T
 
 
-def pixel_text_logits(features: torch.Tensor, text_embeds: torch.Tensor, scale: float = 100.0) -> torch.Tensor:
+def pixel_text_logits(features: torch.Tensor, text_embeds: torch.Tensor,
+                      scale: float = 100.0) -> torch.Tensor:
     """Per-pixel language alignment: ``logits[b, k, y, x] = scale * <f_b(y, x) / |f_b(y, x)|, t_k / |t_k|>``.
 
     Args:

@@ -1,4 +1,4 @@
-"""Depth prompts of Hybrid-depth: 7 fixed depth words (coarse stage) and N learnable depth tokens (fine stage).
+"""Depth prompts of Hybrid-depth: 7 fixed depth words (coarse) and N learnable depth tokens (fine stage).
 
 Both use the template ``"This patch appears to be {}"`` encoded by a CLIP text transformer (open_clip, frozen
 by default). A learnable depth token is one vector of the text transformer's width put in place of the word,
@@ -72,7 +72,8 @@ class DepthPromptBank(nn.Module):
         self.register_buffer('word_token_ids', _trim(words), persistent=False)
         self.point_proj = nn.Linear(num_levels * feature_channels, embed_dim)
         if num_depth_tokens > 0:
-            stem = open_clip.tokenize([template.format('').rstrip()], context_length=ctx)[0]  # [SOT] ... [EOT]
+            # [SOT] this patch appears to be [EOT]
+            stem = open_clip.tokenize([template.format('').rstrip()], context_length=ctx)[0]
             eot = int(stem.argmax())
             ids = torch.cat([stem[:eot], stem.new_zeros(1), stem[eot:eot + 1]])  # placeholder id 0 before EOT
             self.register_buffer('token_prompt_ids', ids[None].repeat(num_depth_tokens, 1), persistent=False)

@@ -1,9 +1,10 @@
 """PoseNet: Monodepth2's "separate ResNet" pose network (Godard et al., ICCV 2019).
 
 A ResNet-18 on the channel-stacked frame pair (6 channels) and the Monodepth2 pose decoder
-(1x1 squeeze to 256, two 3x3 convs of 256, 1x1 conv to 6 per frame, ReLUs between, spatial mean, x 0.01) give an
-axis-angle rotation and a translation. The network only predicts parameters: turning them into a transform
-(and inverting for frames before the target) is :func:`hybrid_depth.geometry.transformation_from_parameters`.
+(1x1 squeeze to 256, two 3x3 convs of 256, 1x1 conv to 6 per frame, ReLUs between, spatial mean, x 0.01)
+give an axis-angle rotation and a translation. The network only predicts parameters: turning them into a
+transform (and inverting for frames before the target) is
+:func:`hybrid_depth.geometry.transformation_from_parameters`.
 """
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ class HybridPoseNet(nn.Module):
 
     Args:
         depth: ResNet depth of the pose encoder (18).
-        pretrained: Encoder weights: ``'tv_in1k'`` from timm's local cache, a path, or ``None``; the first conv
-            takes 6 channels (pretrained weights repeated and halved).
+        pretrained: Encoder weights: ``'tv_in1k'`` from timm's local cache, a path, or ``None``; the first
+            conv takes 6 channels (pretrained weights repeated and halved).
         num_frames: Transforms predicted per pair.
         cache_dir: HF hub cache dir used to resolve tags.
     """
@@ -63,7 +64,7 @@ class HybridPoseNet(nn.Module):
         self.decoder = PoseDecoder(self.encoder.num_ch_enc[-1], num_frames)
 
     def forward(self, img_a: torch.Tensor, img_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Predict the pose of the pair, temporally ordered (Monodepth2 feeds ``[I_-1, I_0]`` and ``[I_0, I_1]``).
+        """Predict the relative pose of a temporally ordered pair (``[I_-1, I_0]`` or ``[I_0, I_1]``).
 
         Args:
             img_a: (B, 3, H, W) earlier frame, RGB in [0, 1].
