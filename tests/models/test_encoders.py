@@ -133,3 +133,34 @@ def test_weights_load_from_local_files(tmp_path, no_network):
     assert torch.equal(enc.clip.visual.layer4[0].conv3.weight, clip.visual.layer4[0].conv3.weight)
     assert torch.equal(enc.dino.model.blocks[1].attn.qkv.weight, dino.blocks[1].attn.qkv.weight)
     assert torch.equal(enc.dino.model.pos_embed, dino.pos_embed)
+
+
+def test_norm_eval_keeps_batchnorm_statistics():
+    enc = hybrid_encoder_tiny(norm_eval=True).train()
+    bn = enc.clip.visual.bn1
+    assert enc.training and not bn.training
+    before = bn.running_mean.clone()
+    enc(torch.rand(2, 3, 64, 64))
+    assert torch.equal(bn.running_mean, before)
+    assert hybrid_encoder_tiny().train().clip.visual.bn1.training
+
+
+def _fake_hf_cache(root, repo_id, filename):
+    repo = root / f"models--{repo_id.replace('/', '--')}"
+    (repo / 'refs').mkdir(parents=True)
+    (repo / 'refs' / 'main').write_text('abc123')
+    snap = repo / 'snapshots' / 'abc123'
+    snap.mkdir(parents=True)
+    (snap / filename).write_bytes(b'weights')
+    return str(snap / filename)
+
+
+def test_tags_resolve_to_local_cache_files(tmp_path, no_network):
+    from hybrid_depth.models.encoders import resolve_open_clip_weights, resolve_timm_weights
+
+    expected = _fake_hf_cache(tmp_path, 'timm/vit_base_patch14_dinov2.lvd142m', 'model.safetensors')
+    assert resolve_timm_weights('vit_base_patch14_dinov2', 'lvd142m', str(tmp_path)) == expected
+    (tmp_path / 'RN50.pt').write_bytes(b'jit')  # open_clip's URL cache layout: <cache_dir>/RN50.pt
+    assert resolve_open_clip_weights('RN50', 'openai', str(tmp_path)) == str(tmp_path / 'RN50.pt')
+    hub = _fake_hf_cache(tmp_path / 'hub', 'timm/resnet50_clip.openai', 'open_clip_model.safetensors')
+    assert resolve_open_clip_weights('RN50', 'openai', str(tmp_path / 'hub')) == hub

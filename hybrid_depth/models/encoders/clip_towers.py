@@ -59,19 +59,17 @@ def build_open_clip(model_name: str = 'RN50', pretrained: str | None = 'openai',
     Raises:
         WeightsNotFoundError: if ``pretrained`` names weights that are not on disk.
     """
-    quick_gelu = False
-    path = None
-    if pretrained is not None:
-        path = resolve_open_clip_weights(model_name, pretrained, cache_dir)
-        if model_cfg is None:
-            quick_gelu = bool((open_clip.get_pretrained_cfg(model_name, pretrained) or {}).get('quick_gelu'))
+    path = resolve_open_clip_weights(model_name, pretrained, cache_dir) if pretrained is not None else None
+    weights_only = path is None or not is_torchscript_archive(path)
     if model_cfg is not None:
         model = open_clip.CLIP(**copy.deepcopy(model_cfg))
-    else:
-        model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
-    if path is not None:
-        open_clip.load_checkpoint(model, path, strict=True, weights_only=not is_torchscript_archive(path))
-    return model
+        if path is not None:
+            open_clip.load_checkpoint(model, path, strict=True, weights_only=weights_only)
+        return model
+    # the tag's QuickGELU flag (OpenAI weights) changes the text transformer's activation
+    tag_cfg = open_clip.get_pretrained_cfg(model_name, pretrained) if pretrained is not None else {}
+    return open_clip.create_model(model_name, pretrained=path, weights_only=weights_only,
+                                  force_quick_gelu=bool(tag_cfg.get('quick_gelu')))
 
 
 class ClipVisualTower(nn.Module):

@@ -49,14 +49,18 @@ class HybridEncoder(nn.Module):
         dino_indices: 0-based DINOv2 blocks taken (one per level), after the final LayerNorm.
         clip_align_channels: Channels of each aligned CLIP level.
         cache_dir: Cache directory used to resolve weight tags (default: the libraries' caches).
+        norm_eval: Keep the CLIP tower's BatchNorm layers in eval mode (frozen running statistics) while
+            training, as mmdet backbones do for small batches.
     """
 
     def __init__(self, clip_model: str = 'RN50', clip_pretrained: str | None = 'openai',
                  clip_model_cfg: dict | None = None, clip_vit_indices: Sequence[int] | None = None,
                  dino_model: str = 'vit_base_patch14_dinov2', dino_pretrained: str | None = 'lvd142m',
                  dino_kwargs: dict | None = None, dino_indices: Sequence[int] = (2, 5, 8, 11),
-                 clip_align_channels: int = 256, cache_dir: str | None = None) -> None:
+                 clip_align_channels: int = 256, cache_dir: str | None = None,
+                 norm_eval: bool = False) -> None:
         super().__init__()
+        self.norm_eval = norm_eval
         if len(dino_indices) != 4:
             raise ValueError(f'dino_indices must name 4 blocks, got {dino_indices}')
         clip = build_open_clip(clip_model, clip_pretrained, clip_model_cfg, cache_dir)
@@ -76,6 +80,15 @@ class HybridEncoder(nn.Module):
         self.out_channels = out_chs
         self.feature_info = [{'num_chs': out_chs, 'reduction': self.patch_size, 'module': f'align.{i}'}
                              for i in range(4)]
+
+    def train(self, mode: bool = True) -> HybridEncoder:
+        """Set train/eval mode; with ``norm_eval`` the BatchNorm layers stay in eval mode."""
+        super().train(mode)
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
 
     def grid_size(self, height: int, width: int) -> tuple[int, int]:
         """Feature grid ``(ceil(H / 14), ceil(W / 14))`` for an input of ``height x width``."""
