@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -32,13 +33,18 @@ __all__ = ['HybridDepthRunner', 'checkpoint_safe_globals', 'trusted_checkpoint_l
 
 
 def checkpoint_safe_globals() -> list:
-    """The non-tensor types that mmengine's ``save_checkpoint`` writes into a checkpoint.
+    """The non-tensor globals that mmengine's ``save_checkpoint`` writes into a checkpoint.
 
-    ``HistoryBuffer`` (message hub scalars), numpy arrays, scalars and dtypes (buffers, seeds, metrics).
+    ``HistoryBuffer`` (message hub scalars), numpy arrays, scalars and dtypes (buffers, seeds, metrics), and
+    ``getattr``: a ``HistoryBuffer`` pickles its ``statistics_methods`` as ``getattr(HistoryBuffer, 'mean')``.
+    Allowing ``getattr`` does not open code execution: the weights-only unpickler still refuses to *call*
+    anything that is not in this list, so an attribute fetched this way can only be stored, not invoked.
     """
-    np_core = getattr(np, '_core', None) or np.core  # numpy 2 renamed numpy.core
-    allowed = [HistoryBuffer, np.ndarray, np.dtype, np_core.multiarray._reconstruct,
-               np_core.multiarray.scalar]
+    try:  # numpy 2 renamed numpy.core to numpy._core (numpy 1.26 has a partial numpy._core)
+        multiarray = importlib.import_module('numpy._core.multiarray')
+    except ImportError:
+        multiarray = importlib.import_module('numpy.core.multiarray')
+    allowed = [HistoryBuffer, getattr, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar]
     dtypes = getattr(np, 'dtypes', None)  # numpy >= 1.25: one class per dtype
     if dtypes is not None:
         allowed += [getattr(dtypes, name) for name in dir(dtypes) if name.endswith('DType')]
