@@ -25,7 +25,9 @@ MMCV_VERSION=2.1.0
 SETUPTOOLS_SPEC='setuptools>=77,<81'
 
 log() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+PIP=(pip_quiet "$VENV/bin/python" -m pip --disable-pip-version-check)
+# pip_quiet CMD...: run CMD, dropping pip's per-package notes about index folders that lack a package.
+pip_quiet() { "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
 
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV"
