@@ -6,4 +6,4 @@ package, which registers every module of the project into mmdet3d's registries (
 """
 __version__ = '0.1.0'
 
-from . import engine  # noqa: E402,F401  (registers HybridDepthRunner)
+from . import datasets, engine, evaluation, losses, models  # noqa: E402,F401  (registration)
