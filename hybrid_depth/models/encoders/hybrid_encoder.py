@@ -118,7 +118,7 @@ class HybridEncoder(nn.Module):
         """Encode an image.
 
         Args:
-            img: (B, 3, H, W) RGB in [0, 1], any H and W.
+            img: (B, 3, H, W) RGB in [0, 1], any H and W (at least 32 for ResNet CLIP towers).
 
         Returns:
             4 maps (B, out_channels, ceil(H/14), ceil(W/14)), as ``feature_info``.
