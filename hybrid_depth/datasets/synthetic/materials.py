@@ -94,8 +94,8 @@ def _object_texture(cls: np.ndarray, zr: np.ndarray, u: np.ndarray, v: np.ndarra
                     color: np.ndarray, seed: np.ndarray) -> np.ndarray:
     """Albedo (P, 3) of object hits: class-typical patterns on relative height ``zr`` in [0, 1] and face
     coordinates ``u, v`` (metres)."""
-    n = fbm(u, v, seed, 3.0, 3)[:, None]
-    col = color * (0.85 + 0.3 * n)
+    n = fbm(u, v, seed, 2.0, 3)[:, None]
+    col = color * (0.65 + 0.7 * n)
     dark = np.array([0.08, 0.09, 0.1])
     glass = np.array([0.15, 0.2, 0.28])
     side = axis != 2
@@ -156,8 +156,8 @@ def shade_hits(points: np.ndarray, normals: np.ndarray, material: np.ndarray, bo
         x, y = points[g, 0], points[g, 1]
         road = np.abs(y) < ROAD_HALF_WIDTH
         n1 = fbm(x, y, 11, 0.35, 2)
-        n2 = fbm(x, y, 12, 4.0, 3)
-        asphalt = (0.22 + 0.1 * n1 + 0.12 * n2)[:, None] * np.array([1.0, 0.98, 0.95])
+        n2 = fbm(x, y, 12, 2.0, 3)
+        asphalt = (0.1 + 0.16 * n1 + 0.32 * n2)[:, None] * np.array([1.0, 0.98, 0.95])
         tiles = ((np.mod(x, 2.0) < 0.06) | (np.mod(y, 2.0) < 0.06))[:, None]
         plaza = (0.42 + 0.18 * n2)[:, None] * np.array([0.75, 0.65, 0.5]) * np.where(tiles, 0.7, 1.0)
         col = np.where(road[:, None], asphalt, plaza)
@@ -170,10 +170,10 @@ def shade_hits(points: np.ndarray, normals: np.ndarray, material: np.ndarray, bo
     sw = material == Material.SIDEWALK
     if sw.any():
         uu, vv = u[sw], v[sw]
-        n = fbm(uu, vv, seed[sw], 3.0, 3)
+        n = fbm(uu, vv, seed[sw], 2.0, 3)
         top = face_axis[sw] == 2
         joint = (np.mod(uu, 1.5) < 0.04) | (np.mod(vv, 1.5) < 0.04)
-        shade = np.where(top, np.where(joint, 0.55, 0.8 + 0.25 * n), 0.95 + 0.15 * n)
+        shade = np.where(top, np.where(joint, 0.55, 0.6 + 0.6 * n), 0.85 + 0.3 * n)
         albedo[sw] = color[sw] * shade[:, None]
     b = material == Material.BUILDING
     if b.any():
@@ -182,7 +182,7 @@ def shade_hits(points: np.ndarray, normals: np.ndarray, material: np.ndarray, bo
         side = face_axis[b] != 2
         win = side & (np.mod(uu, 2.8) > 0.8) & (np.mod(uu, 2.8) < 2.2) & (np.mod(vv, 3.2) > 1.0) & \
             (np.mod(vv, 3.2) < 2.5) & (vv > 1.0)
-        col = color[b] * (0.75 + 0.45 * n)[:, None]
+        col = color[b] * (0.55 + 0.9 * n)[:, None]
         wcol = np.array([0.2, 0.25, 0.32]) * (0.6 + 0.9 * fbm(uu, vv, seed[b] + 1, 0.7, 2))[:, None]
         col[win] = wcol[win]
         albedo[b] = col

@@ -8,7 +8,8 @@ Layout under ``root``::
     sweeps/CAM_*/<log>__CAM_*__<us>.jpg           camera sweeps between keyframes (12 Hz spacing)
     samples/LIDAR_TOP/<log>__LIDAR_TOP__<us>.pcd.bin   (N, 5) float32 x, y, z, intensity, ring (lidar frame)
     maps/<token>.png                              road raster per map location (1 px = 1 m, global frame)
-    depth/samples/CAM_*/<log>__CAM_*__<us>.png    exact keyframe depth, uint16 = metres * 256 (not nuScenes)
+    depth/{samples,sweeps}/CAM_*/<name>.png       exact depth of every camera frame, uint16 = metres * 256
+                                                  (camera z at pixel centres, 0 = sky; not part of nuScenes)
 
 Frames and conventions are the real ones: ``ego_pose`` is ego -> global, ``calibrated_sensor`` sensor -> ego,
 quaternions (w, x, y, z), translations in metres, timestamps in microseconds, box ``size`` (w, l, h) and
@@ -144,7 +145,7 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
                                     f'{world.ego_speed:.1f} m/s, straight 4-lane road'})
 
         sd_rows: dict[str, list] = {s.name: [] for s in [*cams, lidar]}
-        ann_rows: dict[int, list] = {}  # object uid -> annotation dicts in time order
+        ann_rows: dict[int, list] = {}  # object uid -> (observed, annotation) in time order
         for ts, key, sample_idx in frames:
             t = (ts - key_us[0]) / 1e6
             T_road_ego = world.ego_pose(t)
@@ -158,9 +159,9 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
                 folder = 'samples' if key is not None else 'sweeps'
                 fname = f'{folder}/{cam.name}/{log["logfile"]}__{cam.name}__{ts}.jpg'
                 save_jpeg(root / fname, r.rgb)
+                if cfg.depth_maps:
+                    save_depth_png(root / 'depth' / fname.replace('.jpg', '.png'), r.depth)
                 if key is not None:
-                    if cfg.depth_maps:
-                        save_depth_png(root / 'depth' / fname.replace('.jpg', '.png'), r.depth)
                     counts = np.bincount(r.hit.ravel() + 1, minlength=len(boxes) + 2)[2:]
                     vis_pix += counts[n_static:]
                     all_pix += r.unoccluded[n_static:]
@@ -185,7 +186,8 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
                 vis = str(int(np.searchsorted(_VISIBILITY_BINS, frac, side='right')) + 1)
                 g = T_global_road @ np.append(c, 1.0)
                 yaw = obj.yaw + np.arctan2(T_global_road[1, 0], T_global_road[0, 0])
-                ann_rows.setdefault(obj.uid, []).append({
+                observed = n_pts[j] > 0 or vis_pix[j] > 0
+                ann_rows.setdefault(obj.uid, []).append((observed, {
                     'token': token(seed, 'sample_annotation', scene_name, obj.uid, key),
                     'sample_token': sample_tok[key],
                     'instance_token': token(seed, 'instance', scene_name, obj.uid),
@@ -194,7 +196,7 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
                     'translation': [float(v) for v in g[:3]],
                     'size': [float(obj.size[1]), float(obj.size[0]), float(obj.size[2])],
                     'rotation': quat_from_matrix(rot_z(yaw)), 'prev': '', 'next': '',
-                    'num_lidar_pts': int(n_pts[j]), 'num_radar_pts': 0})
+                    'num_lidar_pts': int(n_pts[j]), 'num_radar_pts': 0}))
 
         for ch, rows in sd_rows.items():
             toks = [token(seed, 'sample_data', scene_name, ch, r[0]) for r in rows]
@@ -209,7 +211,11 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
                     'height': h, 'width': w, 'filename': fname, 'prev': toks[n - 1] if n else '',
                     'next': toks[n + 1] if n + 1 < len(toks) else ''})
         for uid in sorted(ann_rows):
-            anns = ann_rows[uid]
+            # an instance spans its first to last keyframe seen by the LiDAR or a camera (never seen: dropped)
+            seen = [n for n, (observed, _) in enumerate(ann_rows[uid]) if observed]
+            if not seen:
+                continue
+            anns = [a for _, a in ann_rows[uid][seen[0]:seen[-1] + 1]]
             for n, a in enumerate(anns):
                 a['prev'] = anns[n - 1]['token'] if n else ''
                 a['next'] = anns[n + 1]['token'] if n + 1 < len(anns) else ''

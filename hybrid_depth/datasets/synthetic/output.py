@@ -18,7 +18,7 @@ from PIL import Image
 __all__ = ['token', 'save_jpeg', 'save_depth_png', 'load_depth_png', 'dump_json', 'atomic_directory',
            'save_npz', 'JPEG_QUALITY', 'DEPTH_PNG_SCALE']
 
-JPEG_QUALITY = 92
+JPEG_QUALITY = 95
 DEPTH_PNG_SCALE = 256.0  # uint16 value = depth [m] * 256 (KITTI depth-benchmark convention), 0 = no depth
 
 

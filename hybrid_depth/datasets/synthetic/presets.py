@@ -15,7 +15,7 @@ class NuScenesConfig:
         cam_sweeps: camera sweeps between consecutive keyframes (12 Hz spacing, at most 5).
         scale: image scale of the 1600 x 900 cameras.
         lidar_azimuth: LIDAR_TOP firings per revolution and beam (32 beams).
-        depth_maps: also write the exact keyframe depth maps (``depth/samples/CAM_*/*.png``).
+        depth_maps: also write the exact depth of every camera frame (``depth/{samples,sweeps}/CAM_*/*.png``).
     """
 
     keyframes: int = 3

@@ -317,7 +317,7 @@ def make_world(seed: int, duration: float, ego_speed: float | None = None, margi
     for y, cyc in ((1.75, ['car', 'car', 'bus', 'car', 'truck']),
                    (5.25, ['car', 'motorcycle', 'car', 'bicycle', 'truck', 'car'])):
         speed = float(rng.uniform(5.0, 9.0))
-        _fill_lane(f, rng, y, x_lo, x_hi + speed * duration, np.pi, speed, cyc, (10.0, 30.0))
+        _fill_lane(f, rng, y, x_lo, x_hi + speed * duration, np.pi, speed, cyc, (15.0, 40.0))
     # Sidewalks: walking pedestrians in two directions, standing ones, parked bicycles and motorcycles.
     for side in (-1, 1):
         for y_off, heading in ((8.3, 0.0), (9.3, np.pi)):

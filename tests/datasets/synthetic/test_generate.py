@@ -1,0 +1,106 @@
+"""Generation: determinism, refusal to overwrite, atomic writes, presets and the CLI."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hybrid_depth.datasets.synthetic import generate as generate_module
+from hybrid_depth.datasets.synthetic import generate_synthetic, get_preset
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _micro():
+    """A very small preset (a few seconds) exercising every writer."""
+    return get_preset('tiny', scale=0.1, nuscenes_cam_sweeps=1, nuscenes_lidar_azimuth=120, kitti_drives=2,
+                      kitti_frames=3, kitti_lidar_azimuth=120, tusimple_clips=1)
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob('*')) if p.is_file()}
+
+
+def test_same_seed_gives_identical_bytes(tmp_path):
+    a = generate_synthetic(tmp_path / 'a', _micro(), seed=3, progress=False)
+    b = generate_synthetic(tmp_path / 'b', _micro(), seed=3, progress=False)
+    c = generate_synthetic(tmp_path / 'c', _micro(), seed=4, progress=False)
+    da, db, dc = _digest(a.root), _digest(b.root), _digest(c.root)
+    assert len(da) > 100
+    assert da == db
+    assert any(name.endswith('.jpg') for name in da)
+    assert da['nuscenes/v1.0-mini/sample_annotation.json'] != dc['nuscenes/v1.0-mini/sample_annotation.json']
+
+
+def test_refuses_non_empty_folder_without_force(tmp_path):
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'keep.txt').write_text('mine')
+    with pytest.raises(FileExistsError, match='--force'):
+        generate_synthetic(out, _micro(), formats=['tusimple'], progress=False)
+    assert (out / 'keep.txt').read_text() == 'mine'
+    generate_synthetic(out, _micro(), formats=['tusimple'], force=True, progress=False)
+    assert not (out / 'keep.txt').exists() and (out / 'tusimple' / 'label_data_0313.json').is_file()
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    generate_synthetic(empty, _micro(), formats=['tusimple'], progress=False)  # an empty folder is fine
+
+
+def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
+    def broken_kitti(root, cfg, seed, progress=None):
+        (Path(root) / 'half_written.bin').parent.mkdir(parents=True, exist_ok=True)
+        (Path(root) / 'half_written.bin').write_bytes(b'x')
+        raise RuntimeError('disk full')
+
+    monkeypatch.setattr(generate_module, 'write_kitti', broken_kitti)
+    out = tmp_path / 'world'
+    with pytest.raises(RuntimeError, match='disk full'):
+        generate_synthetic(out, _micro(), formats=['tusimple', 'kitti'], progress=False)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary folder left behind either
+    # with --force an existing folder survives a failed run untouched
+    out.mkdir()
+    (out / 'old.txt').write_text('old')
+    with pytest.raises(RuntimeError):
+        generate_synthetic(out, _micro(), formats=['kitti'], force=True, progress=False)
+    assert (out / 'old.txt').read_text() == 'old'
+
+
+def test_presets_and_bad_options():
+    tiny, small = get_preset('tiny'), get_preset('small')
+    assert small.nuscenes.keyframes > tiny.nuscenes.keyframes and small.nuscenes.scale > tiny.nuscenes.scale
+    assert get_preset('full', nuscenes_keyframes=7).nuscenes.keyframes == 7
+    with pytest.raises(KeyError, match='nuscenes_frames'):
+        get_preset('full', nuscenes_frames=3)
+    with pytest.raises(KeyError, match='huge'):
+        get_preset('huge')
+    with pytest.raises(ValueError, match='nuscenes_keyframes'):
+        get_preset('tiny', nuscenes_keyframes=1)
+    with pytest.raises(ValueError, match='lidar'):
+        generate_synthetic('/nonexistent/never', 'tiny', formats=['lidar'])
+
+
+def test_cli_refuses_then_forces(tmp_path):
+    out = tmp_path / 'cli'
+    out.mkdir()
+    (out / 'x').write_text('x')
+    cmd = [sys.executable, str(ROOT / 'tools' / 'make_synthetic.py'), '--out-dir', str(out), '--preset', 'tiny',
+           '--scale', '0.1', '--formats', 'tusimple', '--tusimple-clips', '1', '--no-progress']
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and 'not empty' in r.stderr
+    r = subprocess.run(cmd + ['--force'], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (out / 'tusimple' / 'label_data_0313.json').is_file() and not (out / 'x').exists()
+
+
+def test_contact_sheet(tmp_path):
+    from PIL import Image
+
+    from hybrid_depth.datasets.synthetic import make_contact_sheet
+    path = make_contact_sheet(tmp_path / 'sheet.png', seed=0, width=600)
+    with Image.open(path) as im:
+        assert im.size[0] == 600 and im.size[1] > 400
