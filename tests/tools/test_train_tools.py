@@ -126,3 +126,17 @@ def test_train_misspelt_cfg_option_names_the_key(tmp_path: Path) -> None:
     assert 'train_dataloader.batch_sise' in res.stderr
     assert "did you mean 'train_dataloader.batch_size'" in res.stderr
     assert not list(tmp_path.glob('*.pth'))
+
+
+def test_analyze_logs_plots_curves_of_a_run(straight_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / 'curves.png'
+    res = run_tool('tools/analyze_logs.py', 'plot_curve', str(straight_run), '--keys', 'loss', 'lr',
+                   '--out', str(out))
+    assert res.returncode == 0, res.stderr
+    from PIL import Image
+    img = Image.open(out)
+    assert img.size == (800, 600)  # two 8x3 inch subplots at 100 dpi
+    res = run_tool('tools/analyze_logs.py', 'plot_curve', str(straight_run), '--keys', 'los', '--out', str(out))
+    assert res.returncode == 2 and "key 'los'" in res.stderr
+    res = run_tool('tools/analyze_logs.py', 'cal_train_time', str(straight_run))
+    assert res.returncode == 0 and '8 iterations' in res.stdout
