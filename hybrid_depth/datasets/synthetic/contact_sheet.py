@@ -54,8 +54,8 @@ def make_contact_sheet(path: str | Path, seed: int = 0, width: int = 1500) -> Pa
     """
     col_w = width // 3
     scale = col_w / 1600
-    world = make_world(int(token(seed, 'contact')[:8], 16), 2.0)
-    t = 0.5
+    world = make_world(int(token(seed, 'contact-nuscenes')[:8], 16), 2.0)
+    t = 1.0
     T_road_ego = world.ego_pose(t)
     boxes = world.boxes_at(t)
     cams = {c.name: c for c in nuscenes_cameras(scale)}

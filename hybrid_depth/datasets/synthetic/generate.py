@@ -54,9 +54,10 @@ def _keep_freed_buffers() -> None:
         libc = ctypes.CDLL('libc.so.6')
     except OSError:
         return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 1 << 30)
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    libc.mallopt(m_mmap_threshold, 1 << 25)  # glibc's maximum (32 MiB on 64-bit)
     libc.mallopt(m_trim_threshold, 1 << 30)
+    libc.mallopt(m_top_pad, 1 << 26)
 
 
 def _frame_count(preset: SyntheticPreset, formats: Sequence[str]) -> int:

@@ -242,15 +242,26 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
 
 
 def _write_map(path: Path, scenes: list, size: int = 2000) -> None:
-    """Rasterise the roads (255) and sidewalks (128) of ``scenes`` in the global frame, 1 px = 1 m."""
+    """Rasterise the roads (255) and sidewalks (128) of ``scenes`` in the global frame, 1 px = 1 m.
+
+    Row 0 of the PNG is the northern edge (global y = ``size``), column 0 is global x = 0.
+    """
     img = np.zeros((size, size), np.uint8)
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
     for T_global_road, world in scenes:
+        x0, x1 = world.extent
+        corners = np.array([[x, y, 0.0, 1.0] for x in (x0, x1) for y in (-SIDEWALK_OUTER, SIDEWALK_OUTER)])
+        g = corners @ T_global_road.T  # (4, 4) global corners of the scene's road strip
+        c0, c1 = (np.clip(np.floor(g[:, 0].min()), 0, size).astype(int),
+                  np.clip(np.ceil(g[:, 0].max()), 0, size).astype(int))
+        r0, r1 = (np.clip(np.floor(g[:, 1].min()), 0, size).astype(int),
+                  np.clip(np.ceil(g[:, 1].max()), 0, size).astype(int))
+        ys, xs = np.mgrid[r0:r1, c0:c1].astype(np.float64) + 0.5  # global y, x of pixel centres
         inv = np.linalg.inv(T_global_road)
         rx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 3]
         ry = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 3]
-        along = (rx > world.extent[0]) & (rx < world.extent[1])
-        img[along & (np.abs(ry) <= SIDEWALK_OUTER)] = 128
-        img[along & (np.abs(ry) <= ROAD_HALF_WIDTH)] = 255
+        along = (rx > x0) & (rx < x1)
+        patch = img[r0:r1, c0:c1]
+        patch[along & (np.abs(ry) <= SIDEWALK_OUTER) & (patch < 128)] = 128
+        patch[along & (np.abs(ry) <= ROAD_HALF_WIDTH)] = 255
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(img[::-1]).save(path, format='PNG')

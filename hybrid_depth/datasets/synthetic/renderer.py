@@ -119,52 +119,67 @@ def _screen_rects(boxes: BoxSet, T_road_cam: np.ndarray, cam: Camera, max_dist: 
     return out
 
 
-def _surface(hits: RayHits, origin: np.ndarray, cols: np.ndarray, boxes: BoxSet) -> dict:
-    """Hit points, normals and box-frame coordinates of the rays that hit something.
+def _surface(hits: RayHits, origin: np.ndarray, cols: np.ndarray, boxes: BoxSet,
+             ray_du: np.ndarray | None = None, ray_dv: np.ndarray | None = None) -> dict:
+    """Hit points, normals, box-frame coordinates and pixel footprints of the rays that hit something.
 
     Args:
         hits: nearest hits of M rays. origin: (3,) ray origin. cols: (3, M) ray directions (road frame).
         boxes: the K boxes the hit ids refer to.
+        ray_du, ray_dv: (3,) change of a ray direction per pixel step in u and v (road frame), for the
+            footprints; None gives zero footprints.
 
     Returns:
         Per hit ray (P of them, ``mask`` (M,) selects them): ``points`` (P, 3) road frame, ``normal`` (P, 3),
-        ``uvz`` (P, 3) box-frame coordinates from the box's min corner, ``rel`` (P,) relative height,
-        ``axis`` (P,) face axis, ``material`` / ``color`` / ``seed`` of the hit box.
+        ``uvz`` (P, 3) box-frame coordinates from the box's min corner, ``height`` (P,) box height,
+        ``axis`` (P,) face axis (2 for the ground), ``material`` / ``color`` / ``seed`` of the hit box, and
+        ``fw_u`` / ``fw_v`` (P,) the pixel footprint in metres along the face coordinates (ground: x, y).
     """
     m = hits.hit >= 0
     t = hits.t[m]
-    p = (origin[:, None] + cols[:, m] * t).T  # (P, 3)
+    d = cols[:, m].T  # (P, 3)
+    p = origin + d * t[:, None]  # (P, 3)
     k = hits.hit[m] - 1
     face = hits.face[m]
     isbox = k >= 0
+    kb = k[isbox]
     n = len(t)
     axis = np.full(n, 2)
-    normal = np.zeros((n, 3))
-    normal[:, 2] = 1.0
+    axis[isbox] = face[isbox] // 2
+    yaw = np.zeros(n)
+    yaw[isbox] = boxes.yaw[kb]
+    c, s = np.cos(yaw), np.sin(yaw)
+    sign = np.where(isbox, np.where(face % 2 == 1, 1.0, -1.0), 1.0)
+    nb = np.zeros((n, 3))
+    nb[np.arange(n), axis] = sign
+    normal = np.stack([c * nb[:, 0] - s * nb[:, 1], s * nb[:, 0] + c * nb[:, 1], nb[:, 2]], 1)
     uvz = np.zeros((n, 3))
-    rel = np.zeros(n)
+    height = np.ones(n)
     material = np.full(n, Material.GROUND)
     color = np.zeros((n, 3))
     seed = np.zeros(n, np.int64)
     if isbox.any():
-        kb = k[isbox]
-        fb = face[isbox]
-        ax = fb // 2
-        sign = np.where(fb % 2 == 1, 1.0, -1.0)
-        c, s = np.cos(boxes.yaw[kb]), np.sin(boxes.yaw[kb])
-        nb = np.zeros((len(kb), 3))
-        nb[np.arange(len(kb)), ax] = sign
-        normal[isbox] = np.stack([c * nb[:, 0] - s * nb[:, 1], s * nb[:, 0] + c * nb[:, 1], nb[:, 2]], 1)
-        d = p[isbox] - boxes.center[kb]
+        q = p[isbox] - boxes.center[kb]
         size = boxes.size[kb]
-        uvz[isbox] = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1], d[:, 2]], 1) + size / 2
-        rel[isbox] = uvz[isbox, 2] / size[:, 2]
-        axis[isbox] = ax
+        ci, si = c[isbox], s[isbox]
+        uvz[isbox] = np.stack([ci * q[:, 0] + si * q[:, 1], -si * q[:, 0] + ci * q[:, 1], q[:, 2]], 1) + size / 2
+        height[isbox] = size[:, 2]
         material[isbox] = boxes.material[kb]
         color[isbox] = boxes.color[kb]
         seed[isbox] = boxes.seed[kb]
-    return {'mask': m, 'points': p, 'normal': normal, 'uvz': uvz, 'rel': rel, 'axis': axis,
-            'material': material, 'color': color, 'seed': seed}
+    fw_u = np.zeros(n)
+    fw_v = np.zeros(n)
+    if ray_du is not None:
+        nd = np.minimum(np.einsum('ij,ij->i', normal, d), -1e-3)  # (P,) cosine term, front faces < 0
+        span = []
+        for dd in (ray_du, ray_dv):  # ray differential of the hit point on its plane, box frame
+            dp = t[:, None] * (dd - d * ((normal @ dd) / nd)[:, None])  # (P, 3) road frame
+            span.append(np.stack([c * dp[:, 0] + s * dp[:, 1], -s * dp[:, 0] + c * dp[:, 1], dp[:, 2]], 1))
+        ext = np.abs(span[0]) + np.abs(span[1])  # (P, 3) footprint extent along the box axes
+        fw_u = np.where(axis == 0, ext[:, 1], ext[:, 0])
+        fw_v = np.where(axis == 2, ext[:, 1], ext[:, 2])
+    return {'mask': m, 'points': p, 'normal': normal, 'uvz': uvz, 'height': height, 'axis': axis,
+            'material': material, 'color': color, 'seed': seed, 'fw_u': fw_u, 'fw_v': fw_v}
 
 
 def render_camera(world: World, boxes: BoxSet, T_road_cam: np.ndarray, cam: Camera) -> CameraRender:
@@ -182,11 +197,12 @@ def render_camera(world: World, boxes: BoxSet, T_road_cam: np.ndarray, cam: Came
     R, o = T_road_cam[:3, :3], T_road_cam[:3, 3].copy()
     cols = R @ pixel_rays(cam).T  # (3, HW) road frame, camera z component = 1
     hits = cast_rays(o, cols.T, boxes, _screen_rects(boxes, T_road_cam, cam))
-    surf = _surface(hits, o, cols, boxes)
+    K = cam.K
+    surf = _surface(hits, o, cols, boxes, R[:, 0] / K[0, 0], R[:, 1] / K[1, 1])
     rgb = np.zeros((hits.t.shape[0], 3))
     m = surf['mask']
-    rgb[m] = shade_hits(surf['points'], surf['normal'], surf['material'], surf['uvz'], surf['rel'],
-                        surf['axis'], surf['color'], surf['seed'], world.sun)
+    rgb[m] = shade_hits(surf['points'], surf['normal'], surf['material'], surf['uvz'], surf['height'],
+                        surf['axis'], surf['color'], surf['seed'], world.sun, surf['fw_u'], surf['fw_v'])
     rgb[~m] = sky_color(cols[:, ~m].T, world.sky_seed)
     img = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8).reshape(cam.height, cam.width, 3)
     depth = np.where(m, hits.t, 0.0).astype(np.float32).reshape(cam.height, cam.width)
