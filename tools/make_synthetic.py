@@ -4,6 +4,7 @@
 Examples::
 
     python tools/make_synthetic.py --out-dir data/synthetic --preset tiny
+    python tools/make_synthetic.py --out-dir data/synthetic --preset small --mmdet3d-infos --force
     python tools/make_synthetic.py --out-dir data/synthetic --preset full --nuscenes-keyframes 40 --force
     python tools/make_synthetic.py --contact-sheet docs/images/synthetic_contact_sheet.png
 """
@@ -35,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--scale', type=float, default=None, help='image scale for every format (preset default)')
     p.add_argument('--force', action='store_true', help='replace a non-empty --out-dir')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.add_argument('--mmdet3d-infos', action='store_true',
+                   help="also write mmdet3d's nuscenes_infos_{train,val}.pkl into the nuScenes root")
     p.add_argument('--contact-sheet', type=Path, default=None,
                    help='also (or only) render a contact-sheet PNG')
     for name, typ in OVERRIDES:
@@ -58,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         paths = generate_synthetic(args.out_dir, preset, seed=args.seed, formats=args.formats,
-                                   force=args.force, progress=not args.no_progress)
+                                   force=args.force, progress=not args.no_progress,
+                                   mmdet3d_infos=args.mmdet3d_infos)
     except FileExistsError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .kitti_writer import write_kitti
+from .mmdet3d_infos import create_mmdet3d_nuscenes_infos
 from .nuscenes_writer import MINI_SCENES, write_nuscenes
 from .output import atomic_directory
 from .presets import SyntheticPreset, get_preset
@@ -73,8 +74,8 @@ def _frame_count(preset: SyntheticPreset, formats: Sequence[str]) -> int:
 
 
 def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tiny', seed: int = 0,
-                       formats: Sequence[str] = FORMATS, force: bool = False, progress: bool = True
-                       ) -> SyntheticPaths:
+                       formats: Sequence[str] = FORMATS, force: bool = False, progress: bool = True,
+                       mmdet3d_infos: bool = False) -> SyntheticPaths:
     """Render the world and write it in the requested formats.
 
     The folder is built under a temporary name next to ``out_dir`` and renamed when complete, so an
@@ -87,6 +88,8 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
         formats: any of ``'nuscenes'``, ``'kitti'``, ``'tusimple'``.
         force: replace a non-empty ``out_dir``.
         progress: show a tqdm progress bar.
+        mmdet3d_infos: also run mmdet3d's nuScenes info creation (``nuscenes_infos_{train,val}.pkl`` in the
+            nuScenes root, see :mod:`.mmdet3d_infos`).
 
     Returns:
         The output paths.
@@ -108,6 +111,8 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
                  disable=not progress) as bar:
         if 'nuscenes' in formats:
             counts['nuscenes'] = write_nuscenes(tmp / 'nuscenes', cfg.nuscenes, seed, bar.update)
+        if 'nuscenes' in formats and mmdet3d_infos:
+            create_mmdet3d_nuscenes_infos(tmp / 'nuscenes')
         if 'kitti' in formats:
             counts['kitti'] = write_kitti(tmp / 'kitti_raw', cfg.kitti, seed, bar.update)
         if 'tusimple' in formats:
