@@ -142,6 +142,7 @@ class World:
         ego_speed: ego speed along +x, m/s.
         sun: (3,) unit vector towards the sun, road frame.
         sky_seed: seed of the cloud texture.
+        extent: (x_min, x_max) of the road section the scenery covers, road frame, metres.
     """
 
     seed: int
