@@ -140,3 +140,15 @@ def test_analyze_logs_plots_curves_of_a_run(straight_run: Path, tmp_path: Path) 
     assert res.returncode == 2 and "key 'los'" in res.stderr
     res = run_tool('tools/analyze_logs.py', 'cal_train_time', str(straight_run))
     assert res.returncode == 0 and '8 iterations' in res.stdout
+
+
+def test_benchmark_tool_reports_latency_fps_memory(straight_run: Path) -> None:
+    res = run_tool('tools/benchmark.py', str(CONFIG), str(straight_run / 'iter_8.pth'), '--samples', '3',
+                   '--warmup', '1')
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = res.stdout
+    assert 'timed batches: 3 after 1 warm-up' in out
+    for field in ('latency: mean', 'FPS:', 'peak memory:'):
+        assert field in out
+    res = run_tool('tools/benchmark.py', str(CONFIG), 'missing.pth')
+    assert res.returncode == 2 and 'missing.pth' in res.stderr
