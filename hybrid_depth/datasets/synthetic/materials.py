@@ -141,13 +141,14 @@ def _mix(col: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return col * (1 - w) + target * w
 
 
-def _object_texture(cls: np.ndarray, v_abs: np.ndarray, height: np.ndarray, u: np.ndarray, v: np.ndarray,
-                    axis: np.ndarray, color: np.ndarray, seed: np.ndarray, fw_u: np.ndarray,
-                    fw_v: np.ndarray) -> np.ndarray:
+def _object_texture(cls: np.ndarray, v_abs: np.ndarray, height: np.ndarray, face_len: np.ndarray,
+                    u: np.ndarray, v: np.ndarray, axis: np.ndarray, color: np.ndarray, seed: np.ndarray,
+                    fw_u: np.ndarray, fw_v: np.ndarray) -> np.ndarray:
     """Albedo (P, 3) of object hits: class-typical patterns, box-filtered with the pixel footprint.
 
     Args:
         cls: (P,) class index. v_abs: (P,) height above the box bottom, metres. height: (P,) box height.
+        face_len: (P,) horizontal extent of the hit face (box length on the long sides), metres.
         u, v: (P,) face coordinates, metres. axis: (P,) face axis. color: (P, 3). seed: (P,).
         fw_u, fw_v: (P,) pixel footprint along u and v (for side faces v is the height), metres.
     """
@@ -165,9 +166,23 @@ def _object_texture(cls: np.ndarray, v_abs: np.ndarray, height: np.ndarray, u: n
         return (cls == CLASS_INDEX[name]).astype(np.float64)
 
     vehicle = (cls <= CLASS_INDEX['construction_vehicle']).astype(np.float64)
-    col = _mix(col, dark * (0.8 + 0.4 * n), vehicle * band(-1.0, 0.22))  # tyres / bumper band
+    long_side = (axis == 1).astype(np.float64)
+    col = _mix(col, dark * (0.8 + 0.4 * n), vehicle * band(-1.0, 0.12))  # bumper / sill band
     pillars = 1.0 - stripes(u, 2.4, 0.0, 0.25, fw_u)
-    col = _mix(col, glass * (0.8 + 0.6 * n), vehicle * (1 - is_('trailer')) * band(0.58, 0.9) * pillars)
+    car = is_('car')
+    # glass: cars have a cabin (middle of the long sides, inset on the ends), others a full window band
+    cabin = np.where(axis == 1, coverage(u, 0.28 * face_len, 0.78 * face_len, fw_u),
+                     coverage(u, 0.1 * face_len, 0.9 * face_len, fw_u))
+    glass_w = vehicle * (1 - is_('trailer')) * band(0.58, 0.9) * np.where(car > 0, cabin, pillars)
+    col = _mix(col, glass * (0.8 + 0.6 * n), glass_w)
+    # wheels on the long sides of vehicles and cycles
+    radius = np.minimum(0.4, 0.25 * height)
+    fr = np.maximum(fw_u, fw_v)
+    wheeled = (vehicle + is_('bicycle') + is_('motorcycle')) * long_side
+    for at in (0.18, 0.82):
+        dist = np.hypot(u - at * face_len, v_abs - radius)
+        col = _mix(col, np.array([0.04, 0.04, 0.045]), wheeled * coverage(dist, -1.0, radius, fr))
+        col = _mix(col, np.array([0.55, 0.55, 0.58]), wheeled * coverage(dist, -1.0, 0.4 * radius, fr))
     col = _mix(col, col * 0.6, is_('trailer') * side * stripes(u, 0.6, 0.0, 0.08, np.maximum(fw_u, 1e-3)))
     hazard = stripes(u + v, 0.8, 0.0, 0.4, np.maximum(fw_u, fw_v))
     col = _mix(col, dark, is_('construction_vehicle') * band(0.22, 0.35) * hazard)
@@ -175,8 +190,8 @@ def _object_texture(cls: np.ndarray, v_abs: np.ndarray, height: np.ndarray, u: n
     ped = is_('pedestrian')
     col = _mix(col, np.array([0.85, 0.65, 0.5]), ped * band(0.87, 2.0))
     col = _mix(col, np.array([0.15, 0.17, 0.3]) * (0.8 + 0.4 * n), ped * band(-1.0, 0.48))
-    # cycles: dark frame and wheels, rider (if tall) above
-    col = _mix(col, dark, (is_('bicycle') + is_('motorcycle')) * band(-1.0, 0.35))
+    # cycles: a dark frame bar between the wheels, the rider (if tall) above
+    col = _mix(col, dark, (is_('bicycle') + is_('motorcycle')) * band(0.3, 0.4))
     # cones: white reflective band; barriers: red/white diagonal stripes
     col = _mix(col, np.array([0.95, 0.95, 0.95]), is_('traffic_cone') * band(0.45, 0.65))
     col = _mix(col, np.array([0.95, 0.95, 0.93]), is_('barrier') * hazard)
@@ -184,7 +199,7 @@ def _object_texture(cls: np.ndarray, v_abs: np.ndarray, height: np.ndarray, u: n
 
 
 def shade_hits(points: np.ndarray, normals: np.ndarray, material: np.ndarray, box_uvz: np.ndarray,
-               box_height: np.ndarray, face_axis: np.ndarray, color: np.ndarray, seed: np.ndarray,
+               box_size: np.ndarray, face_axis: np.ndarray, color: np.ndarray, seed: np.ndarray,
                sun: np.ndarray, fw_u: np.ndarray, fw_v: np.ndarray) -> np.ndarray:
     """Colour of surface hits, with patterns and noise box-filtered over the pixel footprint.
 
@@ -193,7 +208,7 @@ def shade_hits(points: np.ndarray, normals: np.ndarray, material: np.ndarray, bo
         normals: (P, 3) unit outward normals, road frame.
         material: (P,) material ids (:class:`.world.Material`; ``OBJECT + class`` for objects).
         box_uvz: (P, 3) hit point in its box's frame, shifted so the box spans [0, size] (unused for ground).
-        box_height: (P,) height of the hit box in metres (unused for ground).
+        box_size: (P, 3) size (length, width, height) of the hit box in metres (unused for ground).
         face_axis: (P,) box axis of the hit face (0, 1, 2; 2 for the ground).
         color: (P, 3) base colour of the hit box. seed: (P,) texture seed of the hit box.
         sun: (3,) unit vector towards the sun, road frame.
@@ -249,7 +264,8 @@ def shade_hits(points: np.ndarray, normals: np.ndarray, material: np.ndarray, bo
             albedo[m] = color[m] * (0.6 + 0.7 * fbm(u[m], v[m], seed[m], freq, 3, fw[m]))[:, None]
     o = material >= Material.OBJECT
     if o.any():
-        albedo[o] = _object_texture(material[o] - Material.OBJECT, box_uvz[o, 2], box_height[o], u[o], v[o],
-                                    face_axis[o], color[o], seed[o], fw_u[o], fw_v[o])
+        face_len = np.where(face_axis[o] == 0, box_size[o, 1], box_size[o, 0])
+        albedo[o] = _object_texture(material[o] - Material.OBJECT, box_uvz[o, 2], box_size[o, 2], face_len,
+                                    u[o], v[o], face_axis[o], color[o], seed[o], fw_u[o], fw_v[o])
     lambert = np.clip(normals @ sun, 0, 1)
     return np.clip(albedo * (0.5 + 0.6 * lambert)[:, None], 0, 1)

@@ -131,7 +131,7 @@ def _surface(hits: RayHits, origin: np.ndarray, cols: np.ndarray, boxes: BoxSet,
 
     Returns:
         Per hit ray (P of them, ``mask`` (M,) selects them): ``points`` (P, 3) road frame, ``normal`` (P, 3),
-        ``uvz`` (P, 3) box-frame coordinates from the box's min corner, ``height`` (P,) box height,
+        ``uvz`` (P, 3) box-frame coordinates from the box's min corner, ``size`` (P, 3) box size,
         ``axis`` (P,) face axis (2 for the ground), ``material`` / ``color`` / ``seed`` of the hit box, and
         ``fw_u`` / ``fw_v`` (P,) the pixel footprint in metres along the face coordinates (ground: x, y).
     """
@@ -154,7 +154,7 @@ def _surface(hits: RayHits, origin: np.ndarray, cols: np.ndarray, boxes: BoxSet,
     nb[np.arange(n), axis] = sign
     normal = np.stack([c * nb[:, 0] - s * nb[:, 1], s * nb[:, 0] + c * nb[:, 1], nb[:, 2]], 1)
     uvz = np.zeros((n, 3))
-    height = np.ones(n)
+    bsize = np.ones((n, 3))
     material = np.full(n, Material.GROUND)
     color = np.zeros((n, 3))
     seed = np.zeros(n, np.int64)
@@ -163,7 +163,7 @@ def _surface(hits: RayHits, origin: np.ndarray, cols: np.ndarray, boxes: BoxSet,
         size = boxes.size[kb]
         ci, si = c[isbox], s[isbox]
         uvz[isbox] = np.stack([ci * q[:, 0] + si * q[:, 1], -si * q[:, 0] + ci * q[:, 1], q[:, 2]], 1) + size / 2
-        height[isbox] = size[:, 2]
+        bsize[isbox] = size
         material[isbox] = boxes.material[kb]
         color[isbox] = boxes.color[kb]
         seed[isbox] = boxes.seed[kb]
@@ -178,7 +178,7 @@ def _surface(hits: RayHits, origin: np.ndarray, cols: np.ndarray, boxes: BoxSet,
         ext = np.abs(span[0]) + np.abs(span[1])  # (P, 3) footprint extent along the box axes
         fw_u = np.where(axis == 0, ext[:, 1], ext[:, 0])
         fw_v = np.where(axis == 2, ext[:, 1], ext[:, 2])
-    return {'mask': m, 'points': p, 'normal': normal, 'uvz': uvz, 'height': height, 'axis': axis,
+    return {'mask': m, 'points': p, 'normal': normal, 'uvz': uvz, 'size': bsize, 'axis': axis,
             'material': material, 'color': color, 'seed': seed, 'fw_u': fw_u, 'fw_v': fw_v}
 
 
@@ -201,7 +201,7 @@ def render_camera(world: World, boxes: BoxSet, T_road_cam: np.ndarray, cam: Came
     surf = _surface(hits, o, cols, boxes, R[:, 0] / K[0, 0], R[:, 1] / K[1, 1])
     rgb = np.zeros((hits.t.shape[0], 3))
     m = surf['mask']
-    rgb[m] = shade_hits(surf['points'], surf['normal'], surf['material'], surf['uvz'], surf['height'],
+    rgb[m] = shade_hits(surf['points'], surf['normal'], surf['material'], surf['uvz'], surf['size'],
                         surf['axis'], surf['color'], surf['seed'], world.sun, surf['fw_u'], surf['fw_v'])
     rgb[~m] = sky_color(cols[:, ~m].T, world.sky_seed)
     img = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8).reshape(cam.height, cam.width, 3)

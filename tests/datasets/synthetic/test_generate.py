@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def _micro():
     """A very small preset (a few seconds) exercising every writer."""
-    return get_preset('tiny', scale=0.1, nuscenes_cam_sweeps=1, nuscenes_lidar_azimuth=120, kitti_drives=2,
+    return get_preset('tiny', scale=0.1, nuscenes_cam_sweeps=0, nuscenes_lidar_azimuth=120, kitti_drives=2,
                       kitti_frames=3, kitti_lidar_azimuth=120, tusimple_clips=1)
 
 
