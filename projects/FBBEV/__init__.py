@@ -1,0 +1,1 @@
+"""FB-BEV on mmdet3d 1.x: the code lives in :mod:`projects.FBBEV.fbbev`."""

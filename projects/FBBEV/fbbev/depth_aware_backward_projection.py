@@ -1,0 +1,253 @@
+"""FB-BEV's depth-aware backward projection (BEVFormer-style spatial cross-attention, arXiv 2308.02236).
+
+BEV queries (a learned embedding plus the LSS BEV feature of the cell) look up image features at the
+projections of their pillar reference points; each sampled point's attention weight is multiplied by the
+depth-consistency weight ``one_hot(bin(d_point)) . depth_prob(pixel)`` (and by its visibility), the result is
+averaged over the cameras that see the pillar, refined by an FFN and added back to the LSS BEV. With a
+foreground mask (FRPN) only foreground cells are refined.
+
+Frames and the projection chain: :mod:`.pillar_projection`. The sampling kernel: :mod:`.deformable_sampling`.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from mmdet3d.registry import MODELS
+from mmengine.model import BaseModule
+from torch import nn
+
+from .deformable_sampling import deformable_sampling
+from .pillar_projection import bev_to_image, normalize_pixels, pillar_reference_points, sample_depth_consistency
+
+__all__ = ['DepthAwareBackwardProjection', 'pillar_weights', 'rebatch_indices']
+
+
+def pillar_weights(uv: torch.Tensor, depth: torch.Tensor, depth_prob: torch.Tensor, extent: Sequence[int],
+                   depth_bound: Sequence[float], depth_aware: bool = True,
+                   depth_extent: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sampling locations and per-anchor weights of pillar points in every camera.
+
+    Args:
+        uv: (B, N, Q, K, 2) projections in augmented-image pixels (Q pillars, K heights).
+        depth: (B, N, Q, K) camera depth, metres.
+        depth_prob: (B, N, D, h, w) predicted depth distribution.
+        extent: ``(H_ext, W_ext)`` pixels covered by the feature map (``stride * (h, w)``).
+        depth_bound: ``(d_min, d_max, step)`` of the distribution.
+        depth_aware: Multiply the depth-consistency weight in (FB-BEV); else visibility only (BEVFormer).
+        depth_extent: Pixels covered by the depth map when its grid differs from the features' (default:
+            ``extent``).
+
+    Returns:
+        ``(locations, weights)``: (B, N, Q, K, 2) normalised coordinates and (B, N, Q, K) weights: visibility
+        (in front of the camera and inside the map) times, if ``depth_aware``, the depth consistency.
+    """
+    b, n, q, k = depth.shape
+    loc = normalize_pixels(uv, extent)
+    visible = (depth > 1e-3) & (loc >= 0).all(-1) & (loc <= 1).all(-1)  # (B, N, Q, K)
+    weights = visible.to(uv.dtype)
+    if depth_aware:
+        depth_loc = loc if depth_extent is None else normalize_pixels(uv, depth_extent)
+        consistency = sample_depth_consistency(depth_prob.flatten(0, 1), depth_loc.reshape(b * n, q * k, 2),
+                                               depth.reshape(b * n, q * k), depth_bound)
+        weights = weights * consistency.view(b, n, q, k)
+    return loc, weights
+
+
+def rebatch_indices(hit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per camera, the queries it sees, packed to the front (BEVFormer's "rebatch", vectorised).
+
+    Args:
+        hit: (M, Q) bool, query ``q`` is seen by map ``m``.
+
+    Returns:
+        ``(index, valid)``: (M, L) long query indices (the first ``hit[m].sum()`` are the hits in increasing
+        order, the rest padding) and (M, L) bool, with ``L = max_m hit[m].sum()``.
+    """
+    counts = hit.sum(-1)  # (M,)
+    length = int(counts.max()) if hit.numel() else 0
+    order = torch.argsort((~hit).to(torch.int8), dim=-1, stable=True)[:, :length]  # hits first
+    valid = torch.arange(length, device=hit.device)[None] < counts[:, None]
+    return order, valid
+
+
+@MODELS.register_module()
+class DepthAwareBackwardProjection(BaseModule):
+    """Depth-aware spatial cross-attention from image features to BEV queries (one encoder layer).
+
+    Layer: ``x = norm1(query + dropout(out_proj(SCA(query))))``, ``x = norm2(x + FFN(x))``; the module returns
+    ``bev + x`` (on foreground cells only when a mask is given).
+
+    Args:
+        in_channels: Channels of the image features.
+        embed_dims: Channels of the BEV map (``C * Z`` of the LSS output).
+        grid_config: BEVDet's ``dict(x=..., y=..., z=..., depth=(d_min, d_max, step))``, metres.
+        feature_stride: Pixels per image-feature cell.
+        depth_stride: Pixels per depth-distribution cell (default: ``feature_stride``).
+        num_heights: Reference points per pillar (K).
+        pillar_z_range: ``(z_lo, z_hi)`` of the pillar, metres (default: the grid's ``z`` bounds).
+        num_heads: Attention heads.
+        num_points: Sampling points per query, head and level (a multiple of ``num_heights``).
+        ffn_channels: Hidden width of the FFN.
+        dropout: Dropout on the attention output and in the FFN.
+        depth_aware: Multiply the depth-consistency weights into the attention (False: plain BEVFormer SCA).
+        use_cuda_kernel: Use mmcv's CUDA kernel for CUDA tensors.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self, in_channels: int, embed_dims: int, grid_config: dict, feature_stride: int = 16,
+                 depth_stride: int | None = None, num_heights: int = 4, pillar_z_range: Sequence[float] | None = None,
+                 num_heads: int = 4,
+                 num_points: int = 8, ffn_channels: int = 128, dropout: float = 0.1, depth_aware: bool = True,
+                 use_cuda_kernel: bool = True, init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg)
+        if num_points % num_heights:
+            raise ValueError(f'num_points ({num_points}) must be a multiple of num_heights ({num_heights})')
+        if embed_dims % num_heads:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
+        self.grid_config = {k: tuple(float(x) for x in v) for k, v in grid_config.items()}
+        self.embed_dims = embed_dims
+        self.feature_stride = feature_stride
+        self.depth_stride = depth_stride or feature_stride
+        self.num_heights = num_heights
+        self.num_heads = num_heads
+        self.num_points = num_points
+        self.depth_aware = depth_aware
+        self.use_cuda_kernel = use_cuda_kernel
+        z_range = pillar_z_range if pillar_z_range is not None else self.grid_config['z'][:2]
+        ref = pillar_reference_points(self.grid_config['x'], self.grid_config['y'], z_range, num_heights)
+        self.bev_size = tuple(ref.shape[:2])  # (Y, X)
+        self.register_buffer('reference_points', ref, persistent=False)  # (Y, X, K, 3) BEV frame
+
+        self.bev_embedding = nn.Embedding(self.bev_size[0] * self.bev_size[1], embed_dims)
+        self.input_proj = nn.Linear(in_channels, embed_dims)
+        self.value_proj = nn.Linear(embed_dims, embed_dims)
+        self.sampling_offsets = nn.Linear(embed_dims, num_heads * num_points * 2)
+        self.attention_weights = nn.Linear(embed_dims, num_heads * num_points)
+        self.output_proj = nn.Linear(embed_dims, embed_dims)
+        self.dropout = nn.Dropout(dropout)
+        self.norm1 = nn.LayerNorm(embed_dims)
+        self.ffn = nn.Sequential(nn.Linear(embed_dims, ffn_channels), nn.ReLU(inplace=True), nn.Dropout(dropout),
+                                 nn.Linear(ffn_channels, embed_dims), nn.Dropout(dropout))
+        self.norm2 = nn.LayerNorm(embed_dims)
+        self._init_attention()
+
+    def _init_attention(self) -> None:
+        """Deformable-DETR initialisation: head ``i`` starts sampling along direction ``2 pi i / H``, point ``j``
+        of each height at ``j + 1`` cells; uniform attention; Xavier projections."""
+        nn.init.zeros_(self.sampling_offsets.weight)
+        thetas = torch.arange(self.num_heads, dtype=torch.float32) * (2 * math.pi / self.num_heads)
+        grid = torch.stack([thetas.cos(), thetas.sin()], -1)
+        grid = grid / grid.abs().max(-1, keepdim=True).values  # (H, 2)
+        per_height = self.num_points // self.num_heights
+        scale = torch.arange(1, per_height + 1, dtype=torch.float32).view(1, per_height, 1, 1)
+        bias = grid.view(self.num_heads, 1, 1, 2) * scale  # (H, P/K, 1, 2)
+        bias = bias.expand(self.num_heads, per_height, self.num_heights, 2)
+        with torch.no_grad():
+            self.sampling_offsets.bias.copy_(bias.reshape(-1))
+        nn.init.zeros_(self.attention_weights.weight)
+        nn.init.zeros_(self.attention_weights.bias)
+        for layer in (self.input_proj, self.value_proj, self.output_proj):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def init_weights(self) -> None:
+        """Keep the attention initialisation when mmengine runs ``init_weights`` (no init_cfg override)."""
+        super().init_weights()
+        if self.init_cfg is None:
+            self._init_attention()
+
+    def forward(self, bev: torch.Tensor, img_feats: torch.Tensor, depth_prob: torch.Tensor, cam2img: torch.Tensor,
+                cam2ego: torch.Tensor, post_rots: torch.Tensor, post_trans: torch.Tensor, bda: torch.Tensor,
+                fg_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Refine the LSS BEV with image features looked up at the pillars' projections.
+
+        Args:
+            bev: (B, C, Y, X) LSS BEV features, BEV (augmented ego) frame, ``x`` along the last axis.
+            img_feats: (B, N, C_in, h, w) image features on the ``feature_stride`` grid.
+            depth_prob: (B, N, D, h_d, w_d) predicted depth distribution on the ``depth_stride`` grid.
+            cam2img, cam2ego, post_rots, post_trans, bda: camera matrices as packed by BEVDet (see
+                :func:`.pillar_projection.bev_to_image`).
+            fg_mask: (B, Y, X) bool foreground cells (FRPN); None refines every cell.
+
+        Returns:
+            (B, C, Y, X) ``bev`` plus the refinement.
+        """
+        refined = self.refine(bev, img_feats, depth_prob, cam2img, cam2ego, post_rots, post_trans, bda, fg_mask)
+        if fg_mask is not None:
+            refined = refined * fg_mask[:, None].to(refined.dtype)
+        return bev + refined
+
+    def refine(self, bev: torch.Tensor, img_feats: torch.Tensor, depth_prob: torch.Tensor, cam2img: torch.Tensor,
+               cam2ego: torch.Tensor, post_rots: torch.Tensor, post_trans: torch.Tensor, bda: torch.Tensor,
+               fg_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder layer's output for every cell (arguments as :meth:`forward`).
+
+        Returns:
+            (B, C, Y, X).
+        """
+        b, c, ny, nx = bev.shape
+        if (ny, nx) != self.bev_size or c != self.embed_dims:
+            raise ValueError(f'BEV map {tuple(bev.shape[1:])} does not match ({self.embed_dims}, *{self.bev_size})')
+        query = bev.flatten(2).transpose(1, 2) + self.bev_embedding.weight[None]  # (B, Q, C)
+        slots = self.cross_attention(query, img_feats, depth_prob, cam2img, cam2ego, post_rots, post_trans, bda,
+                                     fg_mask)
+        x = self.norm1(query + self.dropout(self.output_proj(slots)))
+        x = self.norm2(x + self.ffn(x))
+        return x.transpose(1, 2).reshape(b, c, ny, nx)
+
+    def cross_attention(self, query: torch.Tensor, img_feats: torch.Tensor, depth_prob: torch.Tensor,
+                        cam2img: torch.Tensor, cam2ego: torch.Tensor, post_rots: torch.Tensor,
+                        post_trans: torch.Tensor, bda: torch.Tensor,
+                        fg_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Depth-aware spatial cross-attention, averaged over the cameras that see each pillar.
+
+        Args:
+            query: (B, Q, C) BEV queries, ``Q = Y * X`` in row-major ``(y, x)`` order.
+            Others: as :meth:`forward`.
+
+        Returns:
+            (B, Q, C) attention output before ``output_proj`` (zero for queries no camera sees).
+        """
+        b, num_cams, c_in, h, w = img_feats.shape
+        q_count, k = query.shape[1], self.num_heights
+        ref = self.reference_points.reshape(1, -1, 3).expand(b, -1, 3)  # (B, Q K, 3)
+        uv, depth = bev_to_image(ref, cam2img, cam2ego, post_rots, post_trans, bda)  # (B, N, Q K, 2), (B, N, Q K)
+        extent = (h * self.feature_stride, w * self.feature_stride)
+        depth_extent = (depth_prob.shape[-2] * self.depth_stride, depth_prob.shape[-1] * self.depth_stride)
+        loc, anchor_w = pillar_weights(uv.view(b, num_cams, q_count, k, 2), depth.view(b, num_cams, q_count, k),
+                                       depth_prob, extent, self.grid_config['depth'], self.depth_aware,
+                                       depth_extent)
+        hit = anchor_w.gt(0).any(-1)  # (B, N, Q)
+        if fg_mask is not None:
+            hit = hit & fg_mask.reshape(b, 1, q_count)
+        index, valid = rebatch_indices(hit.flatten(0, 1))  # (B N, L)
+        slots = query.new_zeros(b, q_count, self.embed_dims)
+        if index.shape[1] == 0:
+            return slots
+        length = index.shape[1]
+        batch_of = torch.arange(b, device=query.device).repeat_interleave(num_cams)  # (B N,)
+        q_sel = query[batch_of[:, None], index]  # (B N, L, C)
+        loc_sel = torch.gather(loc.flatten(0, 1), 1, index[..., None, None].expand(-1, -1, k, 2))  # (B N, L, K, 2)
+        w_sel = torch.gather(anchor_w.flatten(0, 1), 1, index[..., None].expand(-1, -1, k))  # (B N, L, K)
+        w_sel = w_sel * valid[..., None].to(w_sel.dtype)
+
+        value = self.value_proj(self.input_proj(img_feats.flatten(3).transpose(2, 3)))  # (B, N, h w, C)
+        value = value.reshape(b * num_cams, h * w, self.num_heads, -1)
+        heads, per_height = self.num_heads, self.num_points // k
+        offsets = self.sampling_offsets(q_sel).view(b * num_cams, length, heads, per_height, k, 2)
+        offsets = offsets / offsets.new_tensor([w, h])  # feature cells -> normalised
+        locations = loc_sel[:, :, None, None] + offsets  # (B N, L, H, P/K, K, 2)
+        attn = self.attention_weights(q_sel).view(b * num_cams, length, heads, self.num_points).softmax(-1)
+        attn = attn.view(b * num_cams, length, heads, per_height, k) * w_sel[:, :, None, None]
+        spatial_shapes = torch.tensor([[h, w]], device=query.device)
+        out = deformable_sampling(value, spatial_shapes,
+                                  locations.reshape(b * num_cams, length, heads, 1, self.num_points, 2),
+                                  attn.reshape(b * num_cams, length, heads, 1, self.num_points),
+                                  self.use_cuda_kernel)  # (B N, L, C)
+        out = out * valid[..., None].to(out.dtype)
+        flat_index = (batch_of[:, None] * q_count + index).reshape(-1)  # (B N L,) into (B Q)
+        slots = slots.view(b * q_count, -1).index_add(0, flat_index, out.reshape(-1, self.embed_dims))
+        count = hit.sum(1).clamp(min=1).to(slots.dtype).view(-1, 1)  # (B Q, 1) cameras per pillar
+        return (slots / count).view(b, q_count, self.embed_dims)

@@ -1,0 +1,158 @@
+"""Geometry of FB-BEV's backward projection: pillar reference points and their projection into the cameras.
+
+Pure functions of tensors (no modules, no device calls). Frames follow BEVDet's view transformer
+(:func:`projects.BEVDet.bevdet.view_transformer.frustum_to_bev`), whose forward chain we invert here:
+
+``p_bev = bda @ p_ego``,  ``p_ego = cam2ego @ p_cam``,  ``(u d, v d, d) = cam2img @ p_cam``,
+``(u', v', d) = post_rot @ (u, v, d) + post_tran``  (``u', v'``: pixels of the *augmented* network input).
+
+The BEV frame is the augmented ego frame (``x`` forward, ``y`` left, ``z`` up, metres); BEV maps are
+``(B, C, Y, X)`` with ``x`` along the last axis and cell ``(iy, ix)`` centred at
+``(x_lo + (ix + 0.5) dx, y_lo + (iy + 0.5) dy)``, the same cells as BEVDet's ``voxel_ranks``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ['bev_cell_centers', 'pillar_reference_points', 'bev_to_image', 'normalize_pixels',
+           'depth_bin_one_hot', 'sample_depth_consistency']
+
+
+def bev_cell_centers(x_bound: Sequence[float], y_bound: Sequence[float]) -> torch.Tensor:
+    """Centres of the BEV cells.
+
+    Args:
+        x_bound: ``(x_lo, x_hi, dx)`` metres.
+        y_bound: ``(y_lo, y_hi, dy)`` metres.
+
+    Returns:
+        (Y, X, 2) ``(x, y)`` of every cell centre in the BEV frame, metres.
+    """
+    nx = int(round((x_bound[1] - x_bound[0]) / x_bound[2]))
+    ny = int(round((y_bound[1] - y_bound[0]) / y_bound[2]))
+    xs = x_bound[0] + (torch.arange(nx, dtype=torch.float32) + 0.5) * x_bound[2]
+    ys = y_bound[0] + (torch.arange(ny, dtype=torch.float32) + 0.5) * y_bound[2]
+    yy, xx = torch.meshgrid(ys, xs, indexing='ij')
+    return torch.stack([xx, yy], dim=-1)
+
+
+def pillar_reference_points(x_bound: Sequence[float], y_bound: Sequence[float], z_range: Sequence[float],
+                            num_heights: int) -> torch.Tensor:
+    """3D reference points of every BEV pillar: ``num_heights`` evenly spaced heights per cell.
+
+    Heights are the centres of ``num_heights`` equal slices of ``[z_lo, z_hi]``.
+
+    Args:
+        x_bound: ``(x_lo, x_hi, dx)`` metres.
+        y_bound: ``(y_lo, y_hi, dy)`` metres.
+        z_range: ``(z_lo, z_hi)`` metres.
+        num_heights: K anchors per pillar.
+
+    Returns:
+        (Y, X, K, 3) ``(x, y, z)`` in the BEV frame, metres.
+    """
+    xy = bev_cell_centers(x_bound, y_bound)  # (Y, X, 2)
+    z_lo, z_hi = float(z_range[0]), float(z_range[1])
+    zs = z_lo + (torch.arange(num_heights, dtype=torch.float32) + 0.5) * (z_hi - z_lo) / num_heights  # (K,)
+    ny, nx = xy.shape[:2]
+    xy = xy[:, :, None, :].expand(ny, nx, num_heights, 2)
+    z = zs.view(1, 1, -1, 1).expand(ny, nx, num_heights, 1)
+    return torch.cat([xy, z], dim=-1)
+
+
+def bev_to_image(points: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.Tensor, post_rots: torch.Tensor,
+                 post_trans: torch.Tensor, bda: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Project BEV-frame points into every camera's augmented image.
+
+    Args:
+        points: (B, P, 3) points in the BEV (augmented ego) frame, metres.
+        cam2img: (B, N, 3, 3) intrinsics of the original image.
+        cam2ego: (B, N, 4, 4) camera -> ego transform.
+        post_rots: (B, N, 3, 3) image augmentation rotation/scale (``p_aug = post_rot @ p + post_tran``).
+        post_trans: (B, N, 3) image augmentation translation, pixels.
+        bda: (B, 3, 3) BEV augmentation applied to ego points.
+
+    Returns:
+        ``(uv, depth)``: (B, N, P, 2) pixel coordinates ``(u', v')`` in the augmented image (pixel centres at
+        integers) and (B, N, P) depth along the camera's optical axis, metres (<= 0 behind the camera; ``uv``
+        is then meaningless).
+    """
+    ego = torch.einsum('bij,bpj->bpi', torch.inverse(bda), points)  # (B, P, 3) un-augmented ego frame
+    ego2cam = torch.inverse(cam2ego)  # (B, N, 4, 4)
+    cam = torch.einsum('bnij,bpj->bnpi', ego2cam[..., :3, :3], ego) + ego2cam[:, :, None, :3, 3]  # (B, N, P, 3)
+    img = torch.einsum('bnij,bnpj->bnpi', cam2img, cam)  # (B, N, P, 3) = (u d, v d, d)
+    depth = img[..., 2]
+    safe = torch.where(depth.abs() > 1e-5, depth, torch.full_like(depth, 1e-5))
+    uvd = torch.cat([img[..., :2] / safe[..., None], depth[..., None]], dim=-1)  # (u, v, d)
+    aug = torch.einsum('bnij,bnpj->bnpi', post_rots, uvd) + post_trans[:, :, None, :]
+    return aug[..., :2], depth
+
+
+def normalize_pixels(uv: torch.Tensor, extent: Sequence[int]) -> torch.Tensor:
+    """Pixels -> the ``[0, 1]`` sampling coordinates of ``grid_sample(align_corners=False)``.
+
+    Pixel ``u`` (centre at the integer) covers ``[u - 0.5, u + 0.5]``, so ``x = (u + 0.5) / W``. ``extent`` is
+    the area the feature map covers (``stride * w`` by ``stride * h``; larger than the image when the encoder
+    pads), which keeps feature cells and pixels aligned as in BEVDet's frustum.
+
+    Args:
+        uv: (..., 2) pixels ``(u, v)``.
+        extent: ``(H_ext, W_ext)`` pixels.
+
+    Returns:
+        (..., 2) normalised ``(x, y)``; inside the map iff both are in ``[0, 1]``.
+    """
+    h_ext, w_ext = extent
+    scale = uv.new_tensor([1.0 / w_ext, 1.0 / h_ext])
+    return (uv + 0.5) * scale
+
+
+def depth_bin_one_hot(depth: torch.Tensor, depth_bound: Sequence[float]) -> torch.Tensor:
+    """One-hot depth bin of metric depths, with the binning of BEVDet's depth targets.
+
+    Bin ``k`` covers ``[d_min + k step, d_min + (k + 1) step)``; depths outside ``[d_min, d_max)`` (or behind
+    the camera) get an all-zero row: such a point cannot agree with any predicted bin.
+
+    Args:
+        depth: (...) metres.
+        depth_bound: ``(d_min, d_max, step)`` metres.
+
+    Returns:
+        (..., D) float one-hot.
+    """
+    d_min, d_max, step = (float(x) for x in depth_bound)
+    num_bins = len(torch.arange(d_min, d_max, step))
+    bins = torch.floor((depth - d_min) / step)
+    valid = (bins >= 0) & (bins < num_bins)
+    bins = torch.where(valid, bins, torch.zeros_like(bins)).long()
+    return F.one_hot(bins, num_bins).to(depth.dtype) * valid[..., None].to(depth.dtype)
+
+
+def sample_depth_consistency(depth_prob: torch.Tensor, locations: torch.Tensor, depth: torch.Tensor,
+                             depth_bound: Sequence[float]) -> torch.Tensor:
+    """FB-BEV's depth-consistency weight: ``one_hot(bin(depth)) . depth_prob(location)``.
+
+    The predicted distribution is sampled bilinearly (zero outside the map) at each point's projection, then
+    dotted with the one-hot bin of the point's own camera depth, i.e. the predicted probability that the
+    surface at that pixel lies in the point's depth bin.
+
+    Args:
+        depth_prob: (M, D, h, w) predicted depth distribution per camera image (softmax over D).
+        locations: (M, P, 2) normalised sampling coordinates (see :func:`normalize_pixels`).
+        depth: (M, P) camera depth of each point, metres.
+        depth_bound: ``(d_min, d_max, step)`` of the distribution.
+
+    Returns:
+        (M, P) weights in ``[0, 1]``.
+    """
+    grid = (2 * locations - 1).unsqueeze(1)  # (M, 1, P, 2)
+    sampled = F.grid_sample(depth_prob, grid, mode='bilinear', padding_mode='zeros',
+                            align_corners=False)  # (M, D, 1, P)
+    sampled = sampled[:, :, 0].transpose(1, 2)  # (M, P, D)
+    one_hot = depth_bin_one_hot(depth, depth_bound)  # (M, P, D)
+    if one_hot.shape[-1] != sampled.shape[-1]:
+        raise ValueError(f'depth_bound gives {one_hot.shape[-1]} bins, the distribution has {sampled.shape[-1]}')
+    return (sampled * one_hot).sum(-1)
