@@ -136,9 +136,12 @@ def sky_color(dirs: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _mix(col: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Blend (P, 3) ``col`` towards ``target`` ((3,) or (P, 3)) by (P,) ``weight`` in [0, 1]."""
-    w = weight[:, None]
-    return col * (1 - w) + target * w
+    """Blend (P, 3) ``col`` towards ``target`` ((3,) or (P, 3)) by (P,) ``weight`` in [0, 1], in place."""
+    idx = np.flatnonzero(weight > 0)
+    if len(idx):
+        w = weight[idx, None]
+        col[idx] = col[idx] * (1 - w) + (target[idx] if np.ndim(target) == 2 else target) * w
+    return col
 
 
 def _object_texture(cls: np.ndarray, v_abs: np.ndarray, height: np.ndarray, face_len: np.ndarray,
@@ -235,7 +238,7 @@ def shade_hits(points: np.ndarray, normals: np.ndarray, material: np.ndarray, bo
         asphalt = (0.1 + 0.16 * n1 + 0.32 * n2)[:, None] * np.array([1.0, 0.98, 0.95])
         tiles = np.maximum(stripes(x, 2.0, 0.0, 0.06, fx), stripes(y, 2.0, 0.0, 0.06, fy))
         plaza = (0.42 + 0.18 * n2)[:, None] * np.array([0.75, 0.65, 0.5]) * (1 - 0.3 * tiles)[:, None]
-        col = _mix(plaza, asphalt, road)
+        col = _mix(plaza.copy(), asphalt, road)
         white, yellow = lane_paint_coverage(x, y, fx, fy)
         col = _mix(col, (0.85 + 0.1 * n2)[:, None] * np.array([1.0, 1.0, 1.0]), white * road)
         col = _mix(col, (0.85 + 0.1 * n2)[:, None] * np.array([0.95, 0.78, 0.2]), yellow * road)

@@ -74,9 +74,9 @@ PRESETS: dict[str, SyntheticPreset] = {
         KittiConfig(drives=3, frames=4, test_drives=1, scale=0.4, lidar_azimuth=900),
         TuSimpleConfig(clips=3, frames=1, scale=0.5)),
     'small': SyntheticPreset(
-        NuScenesConfig(keyframes=6, cam_sweeps=2, scale=0.5, lidar_azimuth=1440),
-        KittiConfig(drives=4, frames=12, test_drives=1, scale=1.0, lidar_azimuth=1500),
-        TuSimpleConfig(clips=12, frames=1, scale=1.0)),
+        NuScenesConfig(keyframes=4, cam_sweeps=2, scale=0.5, lidar_azimuth=1440),
+        KittiConfig(drives=3, frames=10, test_drives=1, scale=0.75, lidar_azimuth=1500),
+        TuSimpleConfig(clips=8, frames=1, scale=0.75)),
     'full': SyntheticPreset(
         NuScenesConfig(keyframes=20, cam_sweeps=5, scale=1.0, lidar_azimuth=2160),
         KittiConfig(drives=10, frames=50, test_drives=2, scale=1.0, lidar_azimuth=2000),
