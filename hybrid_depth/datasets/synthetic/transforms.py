@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ['rot_z', 'quat_from_matrix', 'matrix_from_quat', 'make_transform', 'CAM_FROM_FORWARD']
+__all__ = ['rot_z', 'rot_y', 'quat_from_matrix', 'matrix_from_quat', 'make_transform', 'CAM_FROM_FORWARD']
 
 # Rotation taking camera axes (x right, y down, z forward) to a body frame (x forward, y left, z up) when
 # the camera looks along the body's +x: columns are the camera axes expressed in the body frame.
