@@ -117,3 +117,24 @@ def test_temporal_fusion_with_the_adjacent_keyframe(cfg):
     assert torch.isfinite(total)
     total.backward()
     assert model.backward_projection.sampling_offsets.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.slow
+def test_fbbev_nuscenes_metric_reports_map_nds_and_mask_iou(cfg, tmp_path):
+    """Every val sample through predict and FBBEVNuScenesMetric (nuscenes-devkit DetectionEval)."""
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    val_set = DATASETS.build(cfg.val_dataloader.dataset)
+    evaluator = dict(cfg.val_evaluator, data_root=cfg.val_dataloader.dataset.data_root,
+                     ann_file=cfg.val_dataloader.dataset.ann_file, jsonfile_prefix=str(tmp_path / 'results'))
+    metric = METRICS.build(evaluator)
+    metric.dataset_meta = dict(val_set.metainfo, version='v1.0-mini')
+    for i in range(len(val_set)):
+        data = model.data_preprocessor(_batch(val_set, [i]), training=False)
+        with torch.no_grad():
+            samples = model.predict(data['inputs'], data['data_samples'])
+        metric.process({}, [s.to_dict() for s in samples])
+    results = metric.compute_metrics(metric.results)
+    keys = {k.split('/')[-1] for k in results}
+    assert {'mAP', 'NDS', 'frpn_mask_iou', 'frpn_mask_iou_per_sample'} <= keys, sorted(keys)
+    assert 0.0 <= results['frpn_mask_iou'] <= 1.0
