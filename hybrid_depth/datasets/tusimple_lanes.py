@@ -1,0 +1,97 @@
+"""TuSimple lane annotations as ordered point groups for Hybrid-depth's coarse stage (language-guided ordering).
+
+Label files (``label_data_*.json``) hold one JSON object per line: ``lanes`` (per lane, one x pixel per row of
+``h_samples`` or -2 where there is no point), ``h_samples`` (image rows) and ``raw_file`` (``clips/.../20.jpg``).
+
+``h_samples`` run top to bottom, i.e. **far to near** on a road seen from a forward camera; the groups built
+here are ordered **near to far** (rank 0 = nearest = the "very close" prompt), so they are reversed. The
+official code takes 7 evenly spaced points of each lane; lanes with fewer labelled points are dropped.
+"""
+from __future__ import annotations
+
+import json
+import os.path as osp
+from collections.abc import Sequence
+
+import numpy as np
+from mmdet3d.registry import DATASETS
+from mmengine.dataset import BaseDataset
+
+__all__ = ['TuSimpleLaneOrderDataset', 'lane_points_near_to_far']
+
+
+def lane_points_near_to_far(xs: Sequence[float], h_samples: Sequence[float], num_points: int = 7) -> np.ndarray | None:
+    """``num_points`` evenly spaced labelled points of one lane, nearest (lowest in the image) first.
+
+    Args:
+        xs: (R,) x pixel per row of ``h_samples`` (negative = no point).
+        h_samples: (R,) image rows, top to bottom.
+        num_points: Points per group.
+
+    Returns:
+        (num_points, 2) float32 pixel ``(u, v)`` ordered near to far (``v`` decreasing), or ``None`` if the lane
+        has fewer than ``num_points`` labelled points.
+    """
+    xs = np.asarray(xs, dtype=np.float32)
+    ys = np.asarray(h_samples, dtype=np.float32)
+    keep = xs >= 0
+    pts = np.stack([xs[keep], ys[keep]], axis=1)
+    if len(pts) < num_points:
+        return None
+    pts = pts[np.argsort(-pts[:, 1], kind='stable')]  # bottom (near) first
+    idx = np.round(np.linspace(0, len(pts) - 1, num_points)).astype(np.int64)
+    return pts[idx]
+
+
+@DATASETS.register_module()
+class TuSimpleLaneOrderDataset(BaseDataset):
+    """TuSimple images with lanes as near-to-far ordered point groups.
+
+    Batch format: :class:`~hybrid_depth.datasets.kitti_raw.KittiRawDepthDataset` with ``frame_ids = [0]``
+    (``imgs`` (B, 1, 3, H, W)), no ``cam2img``, and ``points`` (B, G, P, 2) / ``points_valid`` (B, G, P): G
+    lanes (padded to ``PackDepthInputs.max_groups``) of P points, rank 0 = nearest.
+
+    Args:
+        data_root: TuSimple root (the folder holding ``clips/`` and the label files).
+        label_files: Label files relative to ``data_root``.
+        num_points: Points per lane (7 = number of depth words).
+        min_lanes: Images with fewer usable lanes are skipped.
+        pipeline: Transforms (``LoadDepthFrames``, ``ResizeDepthFrames``, ..., ``PackDepthInputs``).
+        **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
+
+    Raises:
+        FileNotFoundError: a label file or an image it names is missing (path named).
+    """
+
+    METAINFO = {'dataset': 'tusimple'}
+
+    def __init__(self, data_root: str, label_files: Sequence[str] = ('label_data_0313.json',),
+                 num_points: int = 7, min_lanes: int = 1, pipeline: Sequence = (), **kwargs) -> None:
+        self.label_files = list(label_files)
+        self.num_points = num_points
+        self.min_lanes = min_lanes
+        super().__init__(ann_file='', data_root=data_root, pipeline=list(pipeline), **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        data_list = []
+        for label_file in self.label_files:
+            path = osp.join(self.data_root, label_file)
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'TuSimple label file not found: {path}')
+            with open(path) as f:
+                for line in f:
+                    if not line.strip():
+                        continue
+                    label = json.loads(line)
+                    groups = [g for lane in label['lanes']
+                              if (g := lane_points_near_to_far(lane, label['h_samples'], self.num_points))
+                              is not None]
+                    if len(groups) < self.min_lanes:
+                        continue
+                    img = osp.join(self.data_root, label['raw_file'])
+                    if not osp.isfile(img):
+                        raise FileNotFoundError(f'TuSimple image named in {path} not found: {img}')
+                    points = np.stack(groups).astype(np.float32)  # (G, P, 2)
+                    data_list.append({'sample_idx': len(data_list), 'frame_paths': {0: img}, 'img_path': img,
+                                      'points': points, 'points_valid': np.ones(points.shape[:2], bool)})
+        return data_list

@@ -1,0 +1,160 @@
+"""Monodepth2-style self-supervised monocular depth training (Godard et al., ICCV 2019), shared by the fine stage
+of Hybrid-depth and the Monodepth2 baseline.
+
+Per batch: disparity of the target frame at 4 scales; PoseNet on each temporally ordered pair (``[I_-1, I_0]``
+inverted, ``[I_0, I_+1]``) gives ``T_src_tgt``; every scale's disparity is upsampled to the input resolution,
+turned into depth (``disp_to_depth``, [0.1, 100] m) and used to warp each source frame into the target view.
+Loss per scale: per-pixel minimum reprojection (0.85 SSIM + 0.15 L1) with auto-masking against the unwarped
+sources, plus edge-aware smoothness of the mean-normalised disparity against the target image at that
+scale, weighted ``1e-3 / 2**s``; both averaged over the scales (Monodepth2's defaults).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmdet3d.registry import MODELS
+from mmengine.model import BaseModel
+
+from ...geometry import disp_to_depth, transformation_from_parameters, view_synthesis
+from ..trainable import apply_trainable
+
+__all__ = ['SelfSupervisedDepthEstimator']
+
+
+class SelfSupervisedDepthEstimator(BaseModel):
+    """Base of the self-supervised depth models: subclasses build ``encoder``/``decoder`` and implement
+    :meth:`predict_disparity`.
+
+    Args:
+        pose_net: PoseNet config (``HybridPoseNet``): ``(img_a, img_b) -> (axis_angle, translation)``.
+        photometric_loss: ``MinReprojectionLoss`` config.
+        smoothness_loss: ``EdgeAwareSmoothnessLoss`` config (weight 1e-3; the ``1 / 2**s`` factor is applied here).
+        frame_ids: Frame order of ``inputs['imgs']`` (target 0 first; must match the dataset).
+        min_depth: Depth at disparity 1 (metres, up to the monocular scale).
+        max_depth: Depth at disparity 0.
+        trainable: Stage name of :data:`~hybrid_depth.models.trainable.STAGE_TRAINABLE` or explicit fnmatch
+            patterns; ``None`` trains everything.
+        data_preprocessor: ``DepthDataPreprocessor`` config.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self, pose_net: dict, photometric_loss: dict | None = None, smoothness_loss: dict | None = None,
+                 frame_ids: Sequence[int] = (0, -1, 1), min_depth: float = 0.1, max_depth: float = 100.0,
+                 trainable: str | Sequence[str] | None = None, data_preprocessor: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = {'type': 'DepthDataPreprocessor'}
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not frame_ids or frame_ids[0] != 0:
+            raise ValueError(f'frame_ids must start with the target frame 0, got {list(frame_ids)}')
+        self.frame_ids = list(frame_ids)
+        self.min_depth = min_depth
+        self.max_depth = max_depth
+        self.pose_net = MODELS.build(pose_net)
+        self.photometric_loss = MODELS.build(photometric_loss or {'type': 'MinReprojectionLoss'})
+        self.smoothness_loss = MODELS.build(smoothness_loss or {'type': 'EdgeAwareSmoothnessLoss',
+                                                                'loss_weight': 1e-3})
+        self.trainable = trainable
+
+    def _apply_trainable(self) -> None:
+        """Freeze all parameters but the configured trainable set (call at the end of subclass ``__init__``)."""
+        if self.trainable is None:
+            return
+        if isinstance(self.trainable, str):
+            apply_trainable(self, stage=self.trainable)
+        else:
+            apply_trainable(self, patterns=list(self.trainable))
+
+    def predict_disparity(self, img: torch.Tensor) -> dict[int, torch.Tensor]:
+        """Sigmoid disparity of one image.
+
+        Args:
+            img: (B, 3, H, W) RGB in [0, 1].
+
+        Returns:
+            ``{s: (B, 1, H // 2**s, W // 2**s)}`` in [0, 1] for s = 0..3.
+        """
+        raise NotImplementedError
+
+    def predict_poses(self, imgs: torch.Tensor) -> dict[int, torch.Tensor]:
+        """``T_src_tgt`` of every source frame (Monodepth2 "pairs" pose input, temporal order).
+
+        Args:
+            imgs: (B, F, 3, H, W) frames in ``frame_ids`` order.
+
+        Returns:
+            ``{frame_id: (B, 4, 4)}`` transforms from the target camera frame to the source camera frame.
+        """
+        poses = {}
+        for k, fid in enumerate(self.frame_ids):
+            if fid == 0:
+                continue
+            pair = (imgs[:, k], imgs[:, 0]) if fid < 0 else (imgs[:, 0], imgs[:, k])
+            axis_angle, translation = self.pose_net(*pair)
+            poses[fid] = transformation_from_parameters(axis_angle[:, 0], translation[:, 0], invert=fid < 0)
+        return poses
+
+    def forward(self, inputs: dict[str, torch.Tensor], data_samples: list | None = None,
+                mode: str = 'tensor'):
+        """mmengine entry: ``'loss'`` -> loss dict, ``'predict'`` -> list of dicts, ``'tensor'`` -> disparities."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.predict_disparity(inputs['imgs'][:, 0])
+        raise ValueError(f'invalid mode {mode!r}; use loss, predict or tensor')
+
+    def loss(self, inputs: dict[str, torch.Tensor], data_samples: list | None = None) -> dict[str, torch.Tensor]:
+        """Self-supervised losses.
+
+        Args:
+            inputs: ``imgs`` / ``imgs_raw`` (B, F, 3, H, W) and ``cam2img`` (B, S, 3, 3) (dataset batch format).
+            data_samples: Unused (self-supervision needs no labels).
+
+        Returns:
+            ``loss_photometric`` and ``loss_smoothness`` (means over scales) and the auto-mask ratio ``automask``
+            (fraction of pixels where a warped source beat every unwarped source; not a loss).
+        """
+        imgs, raw, cam2img = inputs['imgs'], inputs['imgs_raw'], inputs['cam2img']
+        h, w = imgs.shape[-2:]
+        disps = self.predict_disparity(imgs[:, 0])
+        poses = self.predict_poses(imgs)
+        target = raw[:, 0]
+        sources = [raw[:, k] for k, f in enumerate(self.frame_ids) if f != 0]
+        src_ids = [f for f in self.frame_ids if f != 0]
+        K = cam2img[:, 0]  # losses at the input resolution (Monodepth2 default: disparities upsampled)
+        photo, smooth, masked = [], [], []
+        for s, disp in sorted(disps.items()):
+            disp_up = F.interpolate(disp, size=(h, w), mode='bilinear', align_corners=False)
+            _, depth = disp_to_depth(disp_up, self.min_depth, self.max_depth)
+            warped = [view_synthesis(src, depth, K, poses[f])[0] for src, f in zip(sources, src_ids)]
+            loss, mask = self.photometric_loss(target, warped, sources)
+            photo.append(loss)
+            if mask is not None:
+                masked.append(mask.float().mean())
+            color = target if disp.shape[-2:] == (h, w) else F.interpolate(target, size=disp.shape[-2:], mode='area')
+            smooth.append(self.smoothness_loss(disp, color) / 2 ** s)
+        losses = {'loss_photometric': torch.stack(photo).mean(), 'loss_smoothness': torch.stack(smooth).mean()}
+        if masked:
+            losses['automask'] = torch.stack(masked).mean().detach()
+        return losses
+
+    def predict(self, inputs: dict[str, torch.Tensor], data_samples: list | None = None) -> list[dict]:
+        """Depth of the target frame.
+
+        Args:
+            inputs: ``imgs`` (B, F, 3, H, W); frame 0 is used.
+            data_samples: B ``BaseDataElement`` (their ``to_dict()`` is copied into the outputs, e.g. ``gt_depth``).
+
+        Returns:
+            B dicts: the data sample's keys plus ``pred_disp`` (1, H, W) scaled disparity ``1 / depth`` (CPU) and
+            ``pred_depth`` (1, H, W) depth in [min_depth, max_depth] (metres up to the monocular scale, CPU).
+        """
+        disp = self.predict_disparity(inputs['imgs'][:, 0])[0]
+        scaled, depth = disp_to_depth(disp, self.min_depth, self.max_depth)
+        samples = [s.to_dict() for s in data_samples] if data_samples is not None else [{} for _ in disp]
+        return [{**sample, 'pred_disp': scaled[i].detach().cpu(), 'pred_depth': depth[i].detach().cpu()}
+                for i, sample in enumerate(samples)]

@@ -1,0 +1,86 @@
+"""Ordered point groups of the coarse stage: TuSimple lanes (near to far) and the flat-ground prior."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from mmengine.registry import init_default_scope
+
+import hybrid_depth.datasets.depth_transforms  # noqa: F401  (registers the pipeline steps)
+from hybrid_depth.datasets.ground_prior import GroundPriorOrderDataset, ground_points_in_image, level_camera_from_ground
+from hybrid_depth.datasets.tusimple_lanes import TuSimpleLaneOrderDataset, lane_points_near_to_far
+
+init_default_scope('mmdet3d')
+
+
+def test_lane_points_run_near_to_far() -> None:
+    h_samples = [100, 110, 120, 130, 140, 150, 160, 170, 180]  # top -> bottom = far -> near
+    xs = [-2, 50, 52, 54, 56, 58, 60, 62, 64]
+    pts = lane_points_near_to_far(xs, h_samples, num_points=7)
+    assert pts[0].tolist() == [64, 180]  # lowest labelled point = nearest first
+    assert pts[-1].tolist() == [50, 110]  # highest labelled point = farthest last
+    assert np.all(np.diff(pts[:, 1]) < 0)
+    assert lane_points_near_to_far(xs[:6] + [-2] * 3, h_samples, num_points=7) is None
+
+
+def test_tusimple_dataset_groups_match_labels(synthetic_world) -> None:
+    root = synthetic_world.tusimple
+    pipe = [dict(type='LoadDepthFrames'), dict(type='PackDepthInputs', frame_ids=[0], max_groups=6)]
+    ds = TuSimpleLaneOrderDataset(str(root), pipeline=pipe)
+    labels = [json.loads(x) for x in (root / 'label_data_0313.json').read_text().splitlines() if x.strip()]
+    assert 0 < len(ds) <= len(labels)
+    info = ds.get_data_info(0)
+    label = next(lb for lb in labels if info['img_path'].endswith(lb['raw_file']))
+    long_lanes = [lane for lane in label['lanes'] if sum(x >= 0 for x in lane) >= 7]
+    assert info['points'].shape == (len(long_lanes), 7, 2)
+    for pts in info['points']:
+        assert np.all(np.diff(pts[:, 1]) < 0)  # v decreases: near (bottom) to far (top)
+    sample = ds[0]
+    assert sample['inputs']['points'].shape == (6, 7, 2) and sample['inputs']['imgs'].shape[:2] == (1, 3)
+
+
+def test_tusimple_missing_label_file(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match='label_data_0313.json'):
+        TuSimpleLaneOrderDataset(str(tmp_path))
+
+
+def test_ground_points_lie_on_the_ground_at_their_distance() -> None:
+    K = np.array([[700.0, 0, 600], [0, 700, 180], [0, 0, 1]])
+    T = level_camera_from_ground(1.65)
+    dist = [6.0, 10.0, 20.0, 40.0]
+    pts, valid = ground_points_in_image(K, T, dist, [-2.0, 0.0, 2.0], 375, 1242)
+    assert valid.all()
+    for g, y in enumerate([-2.0, 0.0, 2.0]):
+        for p, d in enumerate(dist):
+            ray = np.linalg.inv(K) @ np.array([pts[g, p, 0], pts[g, p, 1], 1.0])  # camera frame, z = 1
+            scale = 1.65 / ray[1]  # the ray meets the ground plane y_cam = 1.65
+            assert scale * ray[2] == pytest.approx(d, rel=1e-4)  # forward distance
+            assert -scale * ray[0] == pytest.approx(y, abs=1e-4)  # left is -x_cam
+    # near to far = bottom to top of the image
+    assert np.all(np.diff(pts[..., 1], axis=1) < 0)
+
+
+def test_ground_prior_for_a_rotated_camera_keeps_the_order() -> None:
+    K = np.array([[500.0, 0, 400], [0, 500, 225], [0, 0, 1]])
+    yaw = np.deg2rad(70)  # a side camera of a rig: heading 70 degrees to the left
+    R = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
+    T_ground_cam = np.linalg.inv(level_camera_from_ground(1.5))
+    T_ground_cam[:3] = np.concatenate([R @ T_ground_cam[:3, :3], R @ T_ground_cam[:3, 3:]], axis=1)
+    pts, valid = ground_points_in_image(K, np.linalg.inv(T_ground_cam), [5, 10, 20], [0.0], 450, 800)
+    assert valid.all() and np.all(np.diff(pts[0, :, 1]) < 0)
+    assert pts[0, :, 0] == pytest.approx([400, 400, 400], abs=1e-3)  # straight ahead of the camera
+
+
+def test_ground_prior_dataset_on_kitti(synthetic_world) -> None:
+    pipe = [dict(type='LoadDepthFrames'), dict(type='ResizeDepthFrames', height=56, width=168),
+            dict(type='PackDepthInputs', frame_ids=[0], max_groups=5)]
+    ds = GroundPriorOrderDataset(str(synthetic_world.kitti), pipeline=pipe)
+    sample = ds[0]
+    assert sample['inputs']['points'].shape == (5, 7, 2)
+    valid = sample['inputs']['points_valid']
+    assert valid.sum() >= 20
+    pts = sample['inputs']['points']
+    assert bool(((pts[..., 1] >= 0) & (pts[..., 1] <= 55))[valid].all())  # rescaled into the 56-row image
+    with pytest.raises(ValueError, match='increase'):
+        GroundPriorOrderDataset(str(synthetic_world.kitti), distances=[10.0, 5.0])

@@ -1,0 +1,166 @@
+#!/usr/bin/env python
+"""Turn a fine-stage (or coarse-stage) depth checkpoint into the weights of the BEV detector's image branch.
+
+Input: an mmengine checkpoint of ``HybridFineDepthEstimator`` (``tools/train.py configs/hybrid_depth/fine_*.py``),
+whose ``state_dict`` keys start with ``encoder.`` (``HybridEncoder``), ``prompt_bank.`` (``DepthPromptBank``),
+``decoder.`` (``HybridDPTDecoder``) and ``pose_net.`` (``HybridPoseNet``).
+
+Output (written atomically: a temporary file in the target folder, then renamed), an mmengine-style dict::
+
+    {'state_dict': {
+         'backbone.<HybridEncoder key>': tensor,               # from encoder.*   -> HybridDepthBackbone
+         'depth_branch.prompt_bank.<DepthPromptBank key>': ...,  # from prompt_bank.*
+         'depth_branch.decoder.<HybridDPTDecoder key>': ...,     # from decoder.*
+     },
+     'meta': {
+         'source': path of the depth checkpoint, 'source_meta': its mmengine meta (epoch, iter, ...),
+         'mapping': {'encoder.': 'backbone.', ...}, 'dropped_prefixes': ['pose_net.'],
+         'dropped': [keys deliberately left out], 'unmapped': [keys no rule matched],
+         'encoder': {...}, 'prompt_bank': {...}, 'decoder': {...},   # the sub-configs of the depth model, if the
+     }}                                                           # checkpoint carries its config
+
+Load it into a detector with ``load_from=<output>`` (mmengine loads by key, ``strict=False``) or
+``init_cfg=dict(type='Pretrained', checkpoint=<output>)``. Every key that no rule maps is listed on stdout
+(``unmapped: ...``); with ``--strict`` any unmapped key is an error (exit code 1, nothing written).
+
+Examples:
+    python tools/export_backbone.py work_dirs/fine_kitti/epoch_30.pth work_dirs/fine_kitti/bev_backbone.pth
+    python tools/export_backbone.py CKPT OUT --map encoder.=img_backbone. --drop pose_net. prompt_bank.text_encoder.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root
+
+import torch  # noqa: E402
+
+DEFAULT_MAPPING = {'encoder.': 'backbone.', 'prompt_bank.': 'depth_branch.prompt_bank.',
+                   'decoder.': 'depth_branch.decoder.'}
+DEFAULT_DROP = ('pose_net.',)
+
+
+def convert_state_dict(state_dict: Mapping[str, torch.Tensor], mapping: Mapping[str, str] = DEFAULT_MAPPING,
+                       drop: Sequence[str] = DEFAULT_DROP) -> tuple[dict, list[str], list[str]]:
+    """Rename keys by prefix.
+
+    Args:
+        state_dict: Depth-model weights.
+        mapping: ``{old prefix: new prefix}``; the longest matching prefix wins.
+        drop: Prefixes deliberately left out (e.g. the PoseNet, unused by a detector).
+
+    Returns:
+        ``(converted, dropped, unmapped)``: the renamed weights, the dropped keys and the keys no rule matched.
+    """
+    converted, dropped, unmapped = {}, [], []
+    rules = sorted(mapping.items(), key=lambda kv: -len(kv[0]))
+    for key, value in state_dict.items():
+        if any(key.startswith(p) for p in drop):
+            dropped.append(key)
+            continue
+        for old, new in rules:
+            if key.startswith(old):
+                converted[new + key[len(old):]] = value
+                break
+        else:
+            unmapped.append(key)
+    return converted, dropped, unmapped
+
+
+def model_sub_configs(meta: Mapping) -> dict:
+    """``encoder`` / ``prompt_bank`` / ``decoder`` sub-configs of the depth model from an mmengine checkpoint meta."""
+    text = meta.get('cfg') if isinstance(meta, Mapping) else None
+    if not text:
+        return {}
+    from mmengine.config import Config
+    try:
+        model = Config.fromstring(text, file_format='.py').get('model', {})
+    except Exception:  # a config that no longer parses (e.g. its custom imports are gone) only loses the info
+        return {}
+    return {k: model[k].to_dict() if hasattr(model[k], 'to_dict') else dict(model[k])
+            for k in ('encoder', 'prompt_bank', 'decoder') if k in model}
+
+
+def atomic_save(obj: dict, path: str) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', suffix='.tmp', dir=folder)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        torch.save(obj, tmp)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('checkpoint', help='depth-model checkpoint (mmengine .pth)')
+    p.add_argument('out', help='output file for the detector')
+    p.add_argument('--map', nargs='+', default=None, metavar='OLD=NEW',
+                   help='prefix rules replacing the defaults ' +
+                   ' '.join(f'{k}={v}' for k, v in DEFAULT_MAPPING.items()))
+    p.add_argument('--drop', nargs='*', default=None, metavar='PREFIX',
+                   help=f'prefixes left out (default: {" ".join(DEFAULT_DROP)})')
+    p.add_argument('--strict', action='store_true', help='fail (write nothing) if any key is unmapped')
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from hybrid_depth.engine.runner import trusted_checkpoint_loading
+
+    if not osp.isfile(args.checkpoint):
+        print(f'error: checkpoint not found: {args.checkpoint}', file=sys.stderr)
+        return 2
+    mapping = DEFAULT_MAPPING
+    if args.map is not None:
+        bad = [m for m in args.map if m.count('=') != 1]
+        if bad:
+            print(f'error: --map expects OLD=NEW, got {bad[0]!r}', file=sys.stderr)
+            return 2
+        mapping = dict(m.split('=') for m in args.map)
+    drop = DEFAULT_DROP if args.drop is None else tuple(args.drop)
+    with trusted_checkpoint_loading():
+        ckpt = torch.load(args.checkpoint, map_location='cpu')
+    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state_dict, Mapping) or not state_dict:
+        print(f'error: no state_dict in {args.checkpoint}', file=sys.stderr)
+        return 2
+    converted, dropped, unmapped = convert_state_dict(state_dict, mapping, drop)
+    print(f'mapped: {len(converted)} keys ' + ', '.join(
+        f'{old}* -> {new}* ({sum(k.startswith(new) for k in converted)})' for old, new in mapping.items()))
+    print(f'dropped: {len(dropped)} keys (prefixes: {", ".join(drop) or "none"})')
+    print(f'unmapped: {len(unmapped)} keys' + ''.join(f'\n  {k}' for k in unmapped))
+    if args.strict and unmapped:
+        print(f'error: {len(unmapped)} unmapped keys (--strict); nothing written', file=sys.stderr)
+        return 1
+    if not converted:
+        print('error: no key matched the mapping; nothing written', file=sys.stderr)
+        return 1
+    src_meta = ckpt.get('meta', {}) or {}
+    meta = {'source': osp.abspath(args.checkpoint),
+            'source_meta': {k: v for k, v in src_meta.items() if k in ('epoch', 'iter', 'seed', 'time',
+                                                                       'mmengine', 'experiment_name')},
+            'mapping': dict(mapping), 'dropped_prefixes': list(drop), 'dropped': dropped, 'unmapped': unmapped,
+            **model_sub_configs(src_meta)}
+    if 'decoder' in meta and 'decoder.projects.0.weight' in state_dict:  # filled in by the estimator at build
+        meta['decoder'].setdefault('in_channels', int(state_dict['decoder.projects.0.weight'].shape[1]))
+    atomic_save({'state_dict': converted, 'meta': meta}, args.out)
+    print(f'wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
