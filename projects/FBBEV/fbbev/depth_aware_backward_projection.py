@@ -21,7 +21,13 @@ from torch import nn
 from .deformable_sampling import deformable_sampling
 from .pillar_projection import bev_to_image, normalize_pixels, pillar_reference_points, sample_depth_consistency
 
-__all__ = ['DepthAwareBackwardProjection', 'pillar_weights', 'rebatch_indices']
+__all__ = ['DepthAwareBackwardProjection', 'pillar_visibility', 'pillar_weights', 'rebatch_indices']
+
+
+def pillar_visibility(locations: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+    """Args: locations: (..., 2) normalised coordinates; depth: (...) camera depth, metres.
+    Returns: (...) bool, in front of the camera and inside the feature map."""
+    return (depth > 1e-3) & (locations >= 0).all(-1) & (locations <= 1).all(-1)
 
 
 def pillar_weights(uv: torch.Tensor, depth: torch.Tensor, depth_prob: torch.Tensor, extent: Sequence[int],
@@ -45,8 +51,7 @@ def pillar_weights(uv: torch.Tensor, depth: torch.Tensor, depth_prob: torch.Tens
     """
     b, n, q, k = depth.shape
     loc = normalize_pixels(uv, extent)
-    visible = (depth > 1e-3) & (loc >= 0).all(-1) & (loc <= 1).all(-1)  # (B, N, Q, K)
-    weights = visible.to(uv.dtype)
+    weights = pillar_visibility(loc, depth).to(uv.dtype)  # (B, N, Q, K)
     if depth_aware:
         depth_loc = loc if depth_extent is None else normalize_pixels(uv, depth_extent)
         consistency = sample_depth_consistency(depth_prob.flatten(0, 1), depth_loc.reshape(b * n, q * k, 2),
@@ -216,22 +221,23 @@ class DepthAwareBackwardProjection(BaseModule):
         uv, depth = bev_to_image(ref, cam2img, cam2ego, post_rots, post_trans, bda)  # (B, N, Q K, 2), (B, N, Q K)
         extent = (h * self.feature_stride, w * self.feature_stride)
         depth_extent = (depth_prob.shape[-2] * self.depth_stride, depth_prob.shape[-1] * self.depth_stride)
-        loc, anchor_w = pillar_weights(uv.view(b, num_cams, q_count, k, 2), depth.view(b, num_cams, q_count, k),
-                                       depth_prob, extent, self.grid_config['depth'], self.depth_aware,
-                                       depth_extent)
-        hit = anchor_w.gt(0).any(-1)  # (B, N, Q)
+        uv = uv.view(b * num_cams, q_count, k, 2)
+        depth = depth.view(b * num_cams, q_count, k)
+        hit = pillar_visibility(normalize_pixels(uv, extent), depth).any(-1).view(b, num_cams, q_count)
         if fg_mask is not None:
             hit = hit & fg_mask.reshape(b, 1, q_count)
-        index, valid = rebatch_indices(hit.flatten(0, 1))  # (B N, L)
+        index, valid = rebatch_indices(hit.flatten(0, 1))  # (B N, L): the pillars each camera sees
         slots = query.new_zeros(b, q_count, self.embed_dims)
         if index.shape[1] == 0:
             return slots
         length = index.shape[1]
         batch_of = torch.arange(b, device=query.device).repeat_interleave(num_cams)  # (B N,)
         q_sel = query[batch_of[:, None], index]  # (B N, L, C)
-        loc_sel = torch.gather(loc.flatten(0, 1), 1, index[..., None, None].expand(-1, -1, k, 2))  # (B N, L, K, 2)
-        w_sel = torch.gather(anchor_w.flatten(0, 1), 1, index[..., None].expand(-1, -1, k))  # (B N, L, K)
-        w_sel = w_sel * valid[..., None].to(w_sel.dtype)
+        uv_sel = torch.gather(uv, 1, index[..., None, None].expand(-1, -1, k, 2))  # (B N, L, K, 2)
+        depth_sel = torch.gather(depth, 1, index[..., None].expand(-1, -1, k))  # (B N, L, K)
+        loc_sel, w_sel = pillar_weights(uv_sel[:, None], depth_sel[:, None], depth_prob.flatten(0, 1)[:, None],
+                                        extent, self.grid_config['depth'], self.depth_aware, depth_extent)
+        loc_sel, w_sel = loc_sel[:, 0], w_sel[:, 0] * valid[..., None].to(w_sel.dtype)  # (B N, L, K, 2), (B N, L, K)
 
         value = self.value_proj(self.input_proj(img_feats.flatten(3).transpose(2, 3)))  # (B, N, h w, C)
         value = value.reshape(b * num_cams, h * w, self.num_heads, -1)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ['bev_cell_centers', 'pillar_reference_points', 'bev_to_image', 'normalize_pixels',
-           'depth_bin_one_hot', 'sample_depth_consistency']
+           'depth_bin_one_hot', 'sample_depth_consistency', 'sample_depth_consistency_reference']
 
 
 def bev_cell_centers(x_bound: Sequence[float], y_bound: Sequence[float]) -> torch.Tensor:
@@ -135,9 +135,10 @@ def sample_depth_consistency(depth_prob: torch.Tensor, locations: torch.Tensor, 
                              depth_bound: Sequence[float]) -> torch.Tensor:
     """FB-BEV's depth-consistency weight: ``one_hot(bin(depth)) . depth_prob(location)``.
 
-    The predicted distribution is sampled bilinearly (zero outside the map) at each point's projection, then
-    dotted with the one-hot bin of the point's own camera depth, i.e. the predicted probability that the
-    surface at that pixel lies in the point's depth bin.
+    The predicted distribution, sampled bilinearly (``grid_sample(align_corners=False)`` convention, zero
+    outside the map) at each point's projection, dotted with the one-hot bin of the point's own camera depth:
+    the predicted probability that the surface at that pixel lies in the point's depth bin. Only the selected
+    bin is read (four gathers per point instead of sampling all ``D`` channels); points without a bin get 0.
 
     Args:
         depth_prob: (M, D, h, w) predicted depth distribution per camera image (softmax over D).
@@ -148,11 +149,34 @@ def sample_depth_consistency(depth_prob: torch.Tensor, locations: torch.Tensor, 
     Returns:
         (M, P) weights in ``[0, 1]``.
     """
+    m, num_bins, h, w = depth_prob.shape
+    d_min, d_max, step = (float(x) for x in depth_bound)
+    if len(torch.arange(d_min, d_max, step)) != num_bins:
+        raise ValueError(f'depth_bound {tuple(depth_bound)} does not give the {num_bins} bins of the distribution')
+    bins = torch.floor((depth - d_min) / step)
+    has_bin = (bins >= 0) & (bins < num_bins)
+    bins = torch.where(has_bin, bins, torch.zeros_like(bins)).long()  # (M, P)
+    px = locations[..., 0] * w - 0.5  # continuous cell coordinates, cell centres at integers
+    py = locations[..., 1] * h - 0.5
+    x0, y0 = torch.floor(px), torch.floor(py)
+    flat = depth_prob.reshape(m, -1)  # (M, D h w)
+    out = torch.zeros_like(px)
+    for dx in (0, 1):
+        for dy in (0, 1):
+            xi, yi = x0 + dx, y0 + dy
+            weight = (1 - (px - xi).abs()) * (1 - (py - yi).abs())
+            inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+            index = (bins * h + yi.clamp(0, h - 1).long()) * w + xi.clamp(0, w - 1).long()
+            out = out + torch.where(inside, weight * torch.gather(flat, 1, index), torch.zeros_like(weight))
+    return out * has_bin.to(out.dtype)
+
+
+def sample_depth_consistency_reference(depth_prob: torch.Tensor, locations: torch.Tensor, depth: torch.Tensor,
+                                       depth_bound: Sequence[float]) -> torch.Tensor:
+    """Same as :func:`sample_depth_consistency` by ``grid_sample`` of all ``D`` channels and an explicit
+    dot product with :func:`depth_bin_one_hot` (the definition; slower, tests only)."""
     grid = (2 * locations - 1).unsqueeze(1)  # (M, 1, P, 2)
     sampled = F.grid_sample(depth_prob, grid, mode='bilinear', padding_mode='zeros',
                             align_corners=False)  # (M, D, 1, P)
     sampled = sampled[:, :, 0].transpose(1, 2)  # (M, P, D)
-    one_hot = depth_bin_one_hot(depth, depth_bound)  # (M, P, D)
-    if one_hot.shape[-1] != sampled.shape[-1]:
-        raise ValueError(f'depth_bound gives {one_hot.shape[-1]} bins, the distribution has {sampled.shape[-1]}')
-    return (sampled * one_hot).sum(-1)
+    return (sampled * depth_bin_one_hot(depth, depth_bound)).sum(-1)

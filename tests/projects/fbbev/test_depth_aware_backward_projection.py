@@ -17,6 +17,8 @@ from projects.FBBEV.fbbev.pillar_projection import (
     bev_to_image,
     depth_bin_one_hot,
     pillar_reference_points,
+    sample_depth_consistency,
+    sample_depth_consistency_reference,
 )
 
 # camera looking along ego +x: camera x -> ego -y, camera y -> ego -z, camera z -> ego +x
@@ -72,6 +74,16 @@ def test_depth_bin_one_hot_matches_bevdet_binning():
     assert oh[:4].argmax(-1).tolist() == [0, 0, 1, 58]
     assert oh[:4].sum(-1).tolist() == [1, 1, 1, 1]
     assert oh[4:].sum().item() == 0  # outside [d_min, d_max) or behind the camera: no bin
+
+
+def test_bin_gather_equals_full_grid_sample_definition():
+    g = torch.Generator().manual_seed(5)
+    prob = torch.rand(3, 19, 4, 8, generator=g).softmax(1)
+    loc = torch.rand(3, 40, 2, generator=g) * 1.3 - 0.15  # some outside the map
+    depth = torch.rand(3, 40, generator=g) * 24 - 2  # some outside [1, 20)
+    fast = sample_depth_consistency(prob, loc, depth, (1.0, 20.0, 1.0))
+    torch.testing.assert_close(fast, sample_depth_consistency_reference(prob, loc, depth, (1.0, 20.0, 1.0)))
+    assert (fast == 0).any() and (fast > 0).any()
 
 
 def _single_camera():

@@ -119,7 +119,6 @@ def test_temporal_fusion_with_the_adjacent_keyframe(cfg):
     assert model.backward_projection.sampling_offsets.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.slow
 def test_fbbev_nuscenes_metric_reports_map_nds_and_mask_iou(cfg, tmp_path):
     """Every val sample through predict and FBBEVNuScenesMetric (nuscenes-devkit DetectionEval)."""
     torch.manual_seed(0)
