@@ -137,3 +137,28 @@ def test_fbbev_nuscenes_metric_reports_map_nds_and_mask_iou(cfg, tmp_path):
     keys = {k.split('/')[-1] for k in results}
     assert {'mAP', 'NDS', 'frpn_mask_iou', 'frpn_mask_iou_per_sample'} <= keys, sorted(keys)
     assert 0.0 <= results['frpn_mask_iou'] <= 1.0
+
+
+def test_hybrid_demo_config_loss_and_predict(synthetic_world, synthetic_nuscenes_infos):
+    """configs/demo/fbbev_hybrid_demo.py (tiny Hybrid-depth encoder and depth branch, 256x704 input, stride 14)."""
+    cfg = Config.fromfile('configs/demo/fbbev_hybrid_demo.py')
+    root = str(synthetic_world.nuscenes) + '/'
+    cfg.merge_from_dict({'train_dataloader.dataset.data_root': root, 'val_dataloader.dataset.data_root': root,
+                         'train_dataloader.dataset.ann_file': str(synthetic_nuscenes_infos['train']),
+                         'val_dataloader.dataset.ann_file': str(synthetic_nuscenes_infos['val'])})
+    import hybrid_depth.models.backbones  # noqa: F401
+    import hybrid_depth.models.depth_branch  # noqa: F401
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert model.backward_projection.feature_stride == 14 and model.backward_projection.bev_size == (64, 64)
+    data = model.data_preprocessor(_batch(DATASETS.build(cfg.train_dataloader.dataset), [0]), training=True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert {'loss_frpn_bce', 'loss_frpn_dice', 'loss_depth'} <= set(losses)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    assert model.backward_projection.input_proj.weight.grad.abs().sum() > 0
+    model.eval()
+    data = model.data_preprocessor(_batch(DATASETS.build(cfg.val_dataloader.dataset), [0]), training=False)
+    with torch.no_grad():
+        (sample,) = model.predict(data['inputs'], data['data_samples'])
+    assert sample.pred_bev_mask.shape == sample.gt_bev_mask.shape == (64, 64)
