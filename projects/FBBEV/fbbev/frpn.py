@@ -6,6 +6,8 @@ are foreground and the only ones refined by the backward projection.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from mmdet3d.registry import MODELS
@@ -60,12 +62,14 @@ class ForegroundRegionProposalNet(BaseModule):
         pos_weight: BCE positive weight.
         loss_bce_weight: Weight of the BCE term.
         loss_dice_weight: Weight of the Dice term.
+        prior_prob: Initial foreground probability (bias of the last conv): foreground is sparse, and a prior
+            below ``threshold`` keeps the untrained FRPN from sending every cell to the backward projection.
         init_cfg: mmengine init config.
     """
 
     def __init__(self, in_channels: int, mid_channels: int | None = None, threshold: float = 0.4,
                  pos_weight: float = 2.13, loss_bce_weight: float = 1.0, loss_dice_weight: float = 1.0,
-                 init_cfg: dict | None = None) -> None:
+                 prior_prob: float = 0.1, init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         mid = mid_channels or max(in_channels // 2, 1)
         self.mask_net = nn.Sequential(nn.Conv2d(in_channels, mid, 3, padding=1, bias=False), nn.BatchNorm2d(mid),
@@ -74,6 +78,16 @@ class ForegroundRegionProposalNet(BaseModule):
         self.pos_weight = pos_weight
         self.loss_bce_weight = loss_bce_weight
         self.loss_dice_weight = loss_dice_weight
+        self.prior_prob = prior_prob
+        self._init_prior()
+
+    def _init_prior(self) -> None:
+        nn.init.constant_(self.mask_net[-1].bias, -math.log((1 - self.prior_prob) / self.prior_prob))
+
+    def init_weights(self) -> None:
+        """mmengine's ``init_weights`` followed by the foreground prior on the last bias."""
+        super().init_weights()
+        self._init_prior()
 
     def forward(self, bev: torch.Tensor) -> torch.Tensor:
         """Args: bev: (B, C, Y, X) LSS BEV. Returns: (B, Y, X) foreground logits."""

@@ -74,6 +74,9 @@ def test_head_shapes_threshold_and_training_signal():
     assert set(losses) == {'loss_frpn_bce', 'loss_frpn_dice'} and float(total) < 0.5 * first
     logits = head(bev)
     assert logits.shape == (2, 6, 8)
+    fresh = ForegroundRegionProposalNet(in_channels=8, prior_prob=0.1)
+    fresh.init_weights()
+    torch.testing.assert_close(fresh.mask_net[-1].bias.sigmoid(), torch.tensor([0.1]))
     assert torch.equal(head.foreground(logits), logits.sigmoid() > 0.4)
 
 
