@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from mmdet3d.registry import MODELS
 from mmengine.model import BaseModule
 from torch import nn
@@ -223,9 +224,15 @@ class DepthAwareBackwardProjection(BaseModule):
         depth_extent = (depth_prob.shape[-2] * self.depth_stride, depth_prob.shape[-1] * self.depth_stride)
         uv = uv.view(b * num_cams, q_count, k, 2)
         depth = depth.view(b * num_cams, q_count, k)
-        hit = pillar_visibility(normalize_pixels(uv, extent), depth).any(-1).view(b, num_cams, q_count)
+        visible = pillar_visibility(normalize_pixels(uv, extent), depth).any(-1).view(b, num_cams, q_count)
+        hit = visible
         if fg_mask is not None:
-            hit = hit & fg_mask.reshape(b, 1, q_count)
+            hit = visible & fg_mask.reshape(b, 1, q_count)
+            # a camera without foreground pillars still attends from its first visible one (as upstream), so
+            # every parameter takes part in the graph (distributed training); forward() masks that cell out
+            idle = ~hit.any(-1) & visible.any(-1)  # (B, N)
+            first = visible.to(torch.int8).argmax(-1)  # (B, N)
+            hit = hit | (F.one_hot(first, q_count).bool() & idle[..., None])
         index, valid = rebatch_indices(hit.flatten(0, 1))  # (B N, L): the pillars each camera sees
         slots = query.new_zeros(b, q_count, self.embed_dims)
         if index.shape[1] == 0:

@@ -173,8 +173,13 @@ def test_foreground_mask_restricts_refinement_and_gradients_flow():
     assert torch.equal(changed, fg[0])
     out.square().sum().backward()
     assert feats.grad.abs().sum() > 0 and m.sampling_offsets.weight.grad.abs().sum() > 0
-    # no foreground: the BEV passes through unchanged
-    torch.testing.assert_close(m(bev, feats, depth, fg_mask=torch.zeros_like(fg), **cams), bev)
+    # no foreground: the BEV passes through unchanged, yet every attention parameter stays in the graph
+    m.zero_grad()
+    empty = m(bev, feats, depth, fg_mask=torch.zeros_like(fg), **cams)
+    torch.testing.assert_close(empty, bev)
+    empty.sum().backward()
+    assert all(p.grad is not None for p in (m.sampling_offsets.weight, m.attention_weights.weight,
+                                            m.value_proj.weight, m.input_proj.weight))
 
 
 def test_rebatch_indices_pack_hits_first():
