@@ -162,3 +162,10 @@ def test_hybrid_demo_config_loss_and_predict(synthetic_world, synthetic_nuscenes
     with torch.no_grad():
         (sample,) = model.predict(data['inputs'], data['data_samples'])
     assert sample.pred_bev_mask.shape == sample.gt_bev_mask.shape == (64, 64)
+
+
+def test_r50_demo_config_builds_with_the_demo_grid():
+    cfg = Config.fromfile('configs/demo/fbbev_r50_demo.py')
+    model = MODELS.build(cfg.model)
+    assert model.backward_projection.bev_size == (64, 64) and model.backward_projection.embed_dims == 32
+    assert model.img_view_transformer.num_depth == 30 and cfg.val_evaluator.type == 'FBBEVNuScenesMetric'
