@@ -15,6 +15,7 @@ import torch
 from mmdet3d.evaluation.metrics import NuScenesMetric
 from mmdet3d.registry import METRICS
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
 
 __all__ = ['FBBEVNuScenesMetric', 'FRPNMaskIoUMetric', 'mask_intersection_union', 'mask_iou_summary']
 
@@ -80,6 +81,9 @@ class FBBEVNuScenesMetric(NuScenesMetric):
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
         metrics = super().compute_metrics(results)
-        for key, value in mask_iou_summary([r['bev_mask_counts'] for r in results]).items():
+        summary = mask_iou_summary([r['bev_mask_counts'] for r in results])
+        MMLogger.get_current_instance().info(f"FRPN mask IoU: {summary['mask_iou']:.4f} "
+                                             f"(mean per sample {summary['mask_iou_per_sample']:.4f})")
+        for key, value in summary.items():
             metrics[f'frpn_{key}'] = value
         return metrics
