@@ -169,3 +169,31 @@ def test_r50_demo_config_builds_with_the_demo_grid():
     model = MODELS.build(cfg.model)
     assert model.backward_projection.bev_size == (64, 64) and model.backward_projection.embed_dims == 32
     assert model.img_view_transformer.num_depth == 30 and cfg.val_evaluator.type == 'FBBEVNuScenesMetric'
+
+
+@pytest.mark.slow
+def test_full_size_hybrid_config_one_training_iteration(synthetic_world, synthetic_nuscenes_infos):
+    """configs/fbbev_hybrid.py at full size (RN50 + ViT-B/14 hybrid encoder, 256x704, 128x128 BEV) with random
+    weights (no CLIP / DINOv2 files here): one optimiser step on one synthetic sample."""
+    cfg = Config.fromfile('configs/fbbev_hybrid.py')
+    root = str(synthetic_world.nuscenes) + '/'
+    cfg.merge_from_dict({
+        'model.img_backbone.encoder.clip_pretrained': None, 'model.img_backbone.encoder.dino_pretrained': None,
+        'model.img_view_transformer.depth_net.prompt_bank.clip_pretrained': None,
+        'train_dataloader.dataset.data_root': root,
+        'train_dataloader.dataset.ann_file': str(synthetic_nuscenes_infos['train'])})
+    import hybrid_depth.models.backbones  # noqa: F401
+    import hybrid_depth.models.depth_branch  # noqa: F401
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert model.backward_projection.bev_size == (128, 128) and model.backward_projection.feature_stride == 14
+    data = model.data_preprocessor(_batch(DATASETS.build(cfg.train_dataloader.dataset), [0]), training=True)
+    assert data['inputs']['imgs'].shape[-2:] == (256, 704)
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    before = model.backward_projection.sampling_offsets.weight.detach().clone()
+    optim.step()
+    assert not torch.equal(before, model.backward_projection.sampling_offsets.weight)
