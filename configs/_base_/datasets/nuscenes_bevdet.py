@@ -1,0 +1,60 @@
+# nuScenes for BEVDet: 6 cameras at 256x704, BEVDet image-view and BEV augmentation, LiDAR depth targets
+# (used by depth-supervised variants), ground truth moved to the ego frame, NuScenesMetric (nuscenes-devkit).
+# Info files: `python tools/create_data.py nuscenes --root-path DATA_ROOT --out-dir DATA_ROOT`.
+dataset_type = 'NuScenesDataset'
+data_root = 'data/nuscenes/'
+class_names = ['car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 'motorcycle', 'pedestrian',
+               'traffic_cone', 'barrier']
+metainfo = dict(classes=class_names, version='v1.0-trainval')  # NuScenesMetric reads the version here
+point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]  # ego frame
+input_size = (256, 704)
+input_modality = dict(use_lidar=True, use_camera=True)  # LiDAR only for the depth targets
+cameras = ['CAM_FRONT_LEFT', 'CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_BACK_LEFT', 'CAM_BACK', 'CAM_BACK_RIGHT']
+data_prefix = dict(pts='samples/LIDAR_TOP', sweeps='sweeps/LIDAR_TOP', **{cam: f'samples/{cam}' for cam in cameras})
+backend_args = None
+meta_keys = ('sample_idx', 'token', 'box_type_3d', 'img_path', 'img_shape', 'ori_shape', 'cam2img', 'cam2ego',
+             'post_rots', 'post_trans', 'bda', 'lidar2ego', 'ego2global')
+
+train_pipeline = [
+    dict(type='BEVDetLoadMultiViewImages', final_size=input_size, cameras=cameras, is_train=True,
+         resize_lim=(-0.06, 0.11), bot_pct_lim=(0.0, 0.0), rot_lim=(-5.4, 5.4), flip=True),
+    dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5, backend_args=backend_args),
+    dict(type='BEVDetMultiViewDepthTargets', depth_range=(1.0, 60.0)),
+    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
+    dict(type='BEVDetLidarBoxesToEgo'),
+    dict(type='BEVDetBEVAugmentation', rot_lim=(-22.5, 22.5), scale_lim=(0.95, 1.05), flip_dx_ratio=0.5,
+         flip_dy_ratio=0.5, is_train=True),
+    dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
+    dict(type='ObjectNameFilter', classes=class_names),
+    dict(type='BEVDetPackInputs', keys=['img', 'gt_bboxes_3d', 'gt_labels_3d'], meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type='BEVDetLoadMultiViewImages', final_size=input_size, cameras=cameras, is_train=False,
+         bot_pct_lim=(0.0, 0.0)),
+    dict(type='BEVDetLidarBoxesToEgo'),
+    dict(type='BEVDetBEVAugmentation', is_train=False),
+    dict(type='BEVDetPackInputs', keys=['img'], meta_keys=meta_keys),
+]
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='nuscenes_infos_train.pkl', pipeline=train_pipeline,
+                 metainfo=metainfo, modality=input_modality, data_prefix=data_prefix, test_mode=False,
+                 use_valid_flag=True, box_type_3d='LiDAR', backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='nuscenes_infos_val.pkl', pipeline=test_pipeline,
+                 metainfo=metainfo, modality=input_modality, data_prefix=data_prefix, test_mode=True,
+                 box_type_3d='LiDAR', backend_args=backend_args))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(type='NuScenesMetric', data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl',
+                     metric='bbox', backend_args=backend_args)
+test_evaluator = val_evaluator

@@ -1,0 +1,134 @@
+"""Hybrid depth branch: the LSS depth net initialised from the pretrained Hybrid-depth decoder and depth tokens.
+
+On the 4 hybrid levels (1/14 grid) the branch runs the fine stage of Hybrid-depth: the depth-token logits of
+the ``DepthPromptBank`` are appended to every level and the ``HybridDPTDecoder`` predicts a sigmoid disparity.
+Its (scale-free, self-supervised) depth becomes a prior over the LSS depth bins,
+
+    ``logits_k = w * max(-0.5 ((d_k - s * depth) / sigma)^2, -20) + residual_k``,
+
+with a learned log-scale ``s`` (monocular depth has no metric scale), a learned width ``sigma``, a learned
+prior weight ``w`` (1 when pretrained weights are loaded, else 0: a random decoder is no prior) and a
+residual conv over ``[last level || token logits]`` that is zero at initialisation: the untrained detector
+starts from the pretrained depth. Context features come from a conv on the last level.
+Weights: ``checkpoint`` = the output of ``tools/export_backbone.py`` (``depth_branch.prompt_bank.*`` and
+``depth_branch.decoder.*``).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmdet3d.registry import MODELS
+from torch import nn
+
+from ...geometry import disp_to_depth
+from ..backbones.weights import load_exported_weights
+
+__all__ = ['HybridLSSDepthNet', 'depth_bin_prior']
+
+
+def depth_bin_prior(depth: torch.Tensor, bin_depths: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Gaussian log-prior over depth bins around a depth map.
+
+    Args:
+        depth: (B, 1, h, w) metric depth.
+        bin_depths: (D,) depth of every bin, metres.
+        sigma: Scalar width, metres.
+
+    Returns:
+        (B, D, h, w) logits ``max(-0.5 ((bin - depth) / sigma)^2, -20)`` (bounded far from the depth).
+    """
+    return (-0.5 * ((bin_depths.view(1, -1, 1, 1) - depth) / sigma) ** 2).clamp(min=-20.0)
+
+
+@MODELS.register_module()
+class HybridLSSDepthNet(nn.Module):
+    """LSS depth net over the Hybrid-depth levels (``forward(feats, cam_params, images)``, as every depth net).
+
+    Args:
+        in_channels: Channels C of each hybrid level.
+        depth_channels: D (set by the view transformer).
+        context_channels: Context channels (set by the view transformer).
+        prompt_bank: ``DepthPromptBank`` config (``feature_channels`` = C, ``num_depth_tokens`` = N > 0).
+        decoder: ``HybridDPTDecoder`` config (``in_channels`` = C + N).
+        depth_bound: ``(d_min, d_max, step)`` of the LSS bins (as the view transformer's ``grid_config``).
+        mid_channels: Hidden width of the context and residual convs.
+        min_depth: Depth at disparity 1 (Monodepth2 convention of the decoder).
+        max_depth: Depth at disparity 0.
+        init_scale: Initial metric scale of the decoder's depth.
+        init_sigma_bins: Initial prior width, in bins.
+        checkpoint: Exported weights (``tools/export_backbone.py``) for the prompt bank and decoder.
+    """
+
+    def __init__(self, in_channels: int, depth_channels: int, context_channels: int, prompt_bank: dict,
+                 decoder: dict, depth_bound: Sequence[float] = (1.0, 60.0, 1.0), mid_channels: int = 256,
+                 min_depth: float = 0.1, max_depth: float = 100.0, init_scale: float = 1.0,
+                 init_sigma_bins: float = 2.0, checkpoint: str | None = None) -> None:
+        super().__init__()
+        self.prompt_bank = MODELS.build(dict(prompt_bank, feature_channels=in_channels))
+        num_tokens = self.prompt_bank.num_depth_tokens
+        if num_tokens <= 0:
+            raise ValueError('HybridLSSDepthNet needs a prompt bank with depth tokens (num_depth_tokens > 0)')
+        self.decoder = MODELS.build(dict(decoder, in_channels=in_channels + num_tokens, num_scales=1))
+        self.min_depth, self.max_depth = min_depth, max_depth
+        d_min, d_max, step = (float(x) for x in depth_bound)
+        bins = torch.arange(d_min, d_max, step)
+        if len(bins) != depth_channels:
+            raise ValueError(f'depth_bound {tuple(depth_bound)} gives {len(bins)} bins, view transformer has '
+                             f'{depth_channels}')
+        self.register_buffer('bin_depths', bins, persistent=False)
+        self.log_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
+        self.log_sigma = nn.Parameter(torch.tensor(math.log(init_sigma_bins * step)))
+        self.prior_weight = nn.Parameter(torch.tensor(1.0 if checkpoint else 0.0))
+        self.residual = nn.Sequential(
+            nn.Conv2d(in_channels + num_tokens, mid_channels, 3, padding=1, bias=False), nn.BatchNorm2d(mid_channels),
+            nn.ReLU(inplace=True), nn.Conv2d(mid_channels, depth_channels, 1))
+        nn.init.zeros_(self.residual[-1].weight)
+        nn.init.zeros_(self.residual[-1].bias)
+        self.context = nn.Sequential(
+            nn.Conv2d(in_channels, mid_channels, 3, padding=1, bias=False), nn.BatchNorm2d(mid_channels),
+            nn.ReLU(inplace=True), nn.Conv2d(mid_channels, context_channels, 1))
+        self.missing_from_checkpoint = []
+        if checkpoint:
+            self.missing_from_checkpoint = (
+                load_exported_weights(self.prompt_bank, checkpoint, 'depth_branch.prompt_bank.')
+                + load_exported_weights(self.decoder, checkpoint, 'depth_branch.decoder.'))
+
+    def decoder_depth(self, levels: Sequence[torch.Tensor], image_size: tuple[int, int]) -> torch.Tensor:
+        """Pretrained depth on the level grid.
+
+        Args:
+            levels: 4 maps (BN, C + N, h, w) with token logits.
+            image_size: ``(H, W)`` of the network input.
+
+        Returns:
+            (BN, 1, h, w) depth (decoder scale, before ``log_scale``), averaged per cell in disparity.
+        """
+        disp = self.decoder(levels, image_size)[0]  # (BN, 1, H, W) sigmoid disparity
+        h, w = levels[0].shape[-2:]
+        cell_h, cell_w = -(-image_size[0] // h), -(-image_size[1] // w)
+        disp = F.pad(disp, (0, w * cell_w - disp.shape[-1], 0, h * cell_h - disp.shape[-2]), mode='replicate')
+        disp = F.avg_pool2d(disp, (cell_h, cell_w))
+        return disp_to_depth(disp, self.min_depth, self.max_depth)[1]
+
+    def forward(self, feats: Sequence[torch.Tensor], cam_params: torch.Tensor,
+                images: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Depth logits and context.
+
+        Args:
+            feats: 4 hybrid levels (BN, C, h, w).
+            cam_params: (BN, 27) camera descriptor (unused: the prior carries the geometry).
+            images: (BN, 3, H, W) network input (only its size is used).
+
+        Returns:
+            ``(depth_logits (BN, D, h, w), context (BN, context_channels, h, w))``.
+        """
+        if images is None:
+            raise ValueError('HybridLSSDepthNet needs the network input size (images)')
+        levels = self.prompt_bank(feats)  # 4 x (BN, C + N, h, w)
+        depth = self.decoder_depth(levels, tuple(images.shape[-2:])) * self.log_scale.exp()
+        prior = depth_bin_prior(depth, self.bin_depths, self.log_sigma.exp())
+        logits = self.prior_weight * prior + self.residual(levels[-1])
+        return logits, self.context(feats[-1])

@@ -1,0 +1,205 @@
+"""LSS view transformer of BEVDet (lift with a depth distribution, splat with :func:`bev_pool`).
+
+Frames: the frustum lives in the *augmented* image (pixels ``u, v`` of the network input, metric depth ``d``
+along the optical axis); :func:`frustum_to_bev` undoes the image augmentation (``post_rots``,
+``post_trans``), back-projects with ``cam2img``, moves to the **ego** frame with ``cam2ego`` and applies the
+BEV augmentation ``bda`` (identity at test time). The BEV grid is therefore in the (augmented) ego frame:
+``x`` forward, ``y`` left, ``z`` up.
+
+BEVDepth variant: with ``loss_depth_weight > 0`` the predicted depth distribution is supervised by LiDAR
+depth maps projected into the augmented images (``gt_depth``, see ``BEVDetMultiViewDepthTargets``): the
+minimum valid depth per feature cell becomes a one-hot bin, BCE on cells with a LiDAR return.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmdet3d.registry import MODELS
+from torch import nn
+
+from .bev_pool import bev_pool, plan_bev_pool, voxel_ranks
+
+__all__ = ['BEVDetLSSViewTransformer', 'create_frustum', 'frustum_to_bev', 'camera_params_vector',
+           'depth_targets_to_bins']
+
+
+def create_frustum(image_size: Sequence[int], feature_size: Sequence[int], depth_bound: Sequence[float],
+                   stride: int) -> torch.Tensor:
+    """Frustum points ``(u, v, d)`` of every feature cell and depth bin.
+
+    Cell ``(i, j)`` of a stride-``s`` map covers pixels ``[s j, s j + s)``, so its centre is
+    ``u = s (j + 0.5) - 0.5`` (likewise ``v``); depths are the bin lower edges ``d_min + k step``.
+
+    Args:
+        image_size: ``(H, W)`` of the network input, pixels.
+        feature_size: ``(h, w)`` of the feature map.
+        depth_bound: ``(d_min, d_max, step)`` in metres.
+        stride: Pixels per feature cell.
+
+    Returns:
+        (D, h, w, 3) frustum in augmented-image pixels and metres.
+    """
+    h, w = feature_size
+    depths = torch.arange(*depth_bound, dtype=torch.float32)
+    d = depths.view(-1, 1, 1).expand(-1, h, w)
+    v = (stride * (torch.arange(h, dtype=torch.float32) + 0.5) - 0.5).view(1, h, 1).expand_as(d)
+    u = (stride * (torch.arange(w, dtype=torch.float32) + 0.5) - 0.5).view(1, 1, w).expand_as(d)
+    del image_size  # the frustum may extend past the image when the encoder pads (e.g. to multiples of 14)
+    return torch.stack([u, v, d], dim=-1)
+
+
+def frustum_to_bev(frustum: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.Tensor,
+                   post_rots: torch.Tensor, post_trans: torch.Tensor, bda: torch.Tensor) -> torch.Tensor:
+    """Frustum points in the BEV frame.
+
+    Args:
+        frustum: (D, h, w, 3) ``(u, v, d)`` in augmented-image pixels / metres.
+        cam2img: (B, N, 3, 3) intrinsics of the original image.
+        cam2ego: (B, N, 4, 4) camera -> ego transform.
+        post_rots: (B, N, 3, 3) image augmentation ``p_aug = post_rot @ p + post_tran`` (pixels).
+        post_trans: (B, N, 3) image augmentation translation.
+        bda: (B, 3, 3) BEV augmentation applied to ego points.
+
+    Returns:
+        (B, N, D, h, w, 3) points ``(x, y, z)`` in the augmented ego frame, metres.
+    """
+    b, n = cam2img.shape[:2]
+    pts = frustum.view(1, 1, *frustum.shape) - post_trans.view(b, n, 1, 1, 1, 3)  # (B, N, D, h, w, 3)
+    pts = torch.einsum('bnij,bndhwj->bndhwi', torch.inverse(post_rots), pts)
+    pts = torch.cat([pts[..., :2] * pts[..., 2:3], pts[..., 2:3]], dim=-1)  # (u d, v d, d)
+    combine = cam2ego[..., :3, :3] @ torch.inverse(cam2img)  # (B, N, 3, 3)
+    pts = torch.einsum('bnij,bndhwj->bndhwi', combine, pts) + cam2ego[..., :3, 3].view(b, n, 1, 1, 1, 3)
+    return torch.einsum('bij,bndhwj->bndhwi', bda, pts)
+
+
+def camera_params_vector(cam2img: torch.Tensor, cam2ego: torch.Tensor, post_rots: torch.Tensor,
+                         post_trans: torch.Tensor, bda: torch.Tensor) -> torch.Tensor:
+    """BEVDepth's 27-d camera descriptor per camera.
+
+    ``[fx, fy, cx, cy, post_rot 2x2, post_tran xy, bda 00 01 10 11 22, cam2ego[:3, :4]]``.
+
+    Returns:
+        (B, N, 27).
+    """
+    b, n = cam2img.shape[:2]
+    bda = bda.view(b, 1, 3, 3).expand(b, n, 3, 3)
+    return torch.cat([
+        cam2img[..., 0, 0:1], cam2img[..., 1, 1:2], cam2img[..., 0, 2:3], cam2img[..., 1, 2:3],
+        post_rots[..., :2, :2].reshape(b, n, 4), post_trans[..., :2],
+        bda[..., 0, :2], bda[..., 1, :2], bda[..., 2, 2:3],
+        cam2ego[..., :3, :4].reshape(b, n, 12)], dim=-1)
+
+
+def depth_targets_to_bins(gt_depth: torch.Tensor, stride: int, depth_bound: Sequence[float],
+                          feature_size: Sequence[int]) -> torch.Tensor:
+    """One-hot depth-bin targets per feature cell from sparse depth maps.
+
+    Args:
+        gt_depth: (BN, H, W) metric depth in the augmented image, 0 where there is no LiDAR return.
+        stride: Pixels per feature cell.
+        depth_bound: ``(d_min, d_max, step)``.
+        feature_size: ``(h, w)``; the depth map is zero-padded at the bottom/right to ``(h s, w s)``.
+
+    Returns:
+        (BN, h, w, D) one-hot targets (all zero for cells without a valid return in range).
+    """
+    h, w = feature_size
+    d_min, d_max, step = depth_bound
+    num_bins = len(torch.arange(d_min, d_max, step))
+    pad_h, pad_w = h * stride - gt_depth.shape[1], w * stride - gt_depth.shape[2]
+    depth = F.pad(gt_depth, (0, max(pad_w, 0), 0, max(pad_h, 0)))[:, :h * stride, :w * stride]
+    depth = torch.where(depth > 0, depth, torch.full_like(depth, float('inf')))
+    bn = depth.shape[0]
+    patches = depth.view(bn, h, stride, w, stride).permute(0, 1, 3, 2, 4).reshape(bn, h, w, -1)
+    nearest = patches.min(dim=-1).values  # (BN, h, w)
+    bins = ((nearest - d_min) / step).floor()
+    valid = torch.isfinite(nearest) & (bins >= 0) & (bins < num_bins)
+    bins = torch.where(valid, bins, torch.zeros_like(bins)).long()
+    return F.one_hot(bins, num_bins).to(gt_depth.dtype) * valid[..., None].to(gt_depth.dtype)
+
+
+@MODELS.register_module()
+class BEVDetLSSViewTransformer(nn.Module):
+    """Lift-splat view transformer: image features -> BEV features in the ego frame.
+
+    Args:
+        depth_net: Config of the depth net (``BEVDetDepthNet``, ``BEVDepthCameraAwareDepthNet``,
+            ``HybridLSSDepthNet``): maps image levels to ``D`` depth logits and ``out_channels`` context.
+        grid_config: ``dict(x=(lo, hi, step), y=..., z=..., depth=(d_min, d_max, step))``, metres.
+        input_size: ``(H, W)`` of the network input.
+        downsample: Stride of the feature map the depth net predicts on.
+        out_channels: Context channels C (the BEV map has ``C * Z`` channels).
+        loss_depth_weight: Weight of the BEVDepth depth loss (0: BEVDet, no depth supervision).
+    """
+
+    def __init__(self, depth_net: dict, grid_config: dict, input_size: Sequence[int], downsample: int = 16,
+                 out_channels: int = 64, loss_depth_weight: float = 0.0) -> None:
+        super().__init__()
+        self.grid_config = {k: tuple(float(x) for x in v) for k, v in grid_config.items()}
+        self.input_size = tuple(input_size)
+        self.downsample = downsample
+        self.out_channels = out_channels
+        self.loss_depth_weight = loss_depth_weight
+        feature_size = (-(-self.input_size[0] // downsample), -(-self.input_size[1] // downsample))
+        self.feature_size = feature_size
+        frustum = create_frustum(self.input_size, feature_size, self.grid_config['depth'], downsample)
+        self.register_buffer('frustum', frustum, persistent=False)
+        self.num_depth = frustum.shape[0]
+        axes = [self.grid_config[k] for k in ('x', 'y', 'z')]
+        self.register_buffer('grid_lower', torch.tensor([a[0] for a in axes]), persistent=False)
+        self.register_buffer('grid_interval', torch.tensor([a[2] for a in axes]), persistent=False)
+        self.grid_size = tuple(int(round((a[1] - a[0]) / a[2])) for a in axes)  # (X, Y, Z)
+        self.depth_net = MODELS.build(dict(depth_net, depth_channels=self.num_depth,
+                                           context_channels=out_channels))
+
+    def forward(self, feats: Sequence[torch.Tensor], cam2img: torch.Tensor, cam2ego: torch.Tensor,
+                post_rots: torch.Tensor, post_trans: torch.Tensor, bda: torch.Tensor,
+                images: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Lift and splat.
+
+        Args:
+            feats: Image levels (B * N, C_l, h, w) on the ``downsample`` grid.
+            cam2img, cam2ego, post_rots, post_trans, bda: As :func:`frustum_to_bev`.
+            images: (B * N, 3, H, W) network input (used by depth nets that decode full-resolution depth).
+
+        Returns:
+            ``(bev, depth)``: (B, C * Z, Y, X) BEV features (ego frame, ``x`` along the last axis) and
+            (B * N, D, h, w) depth probabilities.
+        """
+        b, n = cam2img.shape[:2]
+        h, w = feats[0].shape[-2:]
+        if (h, w) != self.feature_size:
+            raise ValueError(f'feature map {h}x{w} does not match input_size {self.input_size} / '
+                             f'{self.downsample} = {self.feature_size}')
+        cam_params = camera_params_vector(cam2img, cam2ego, post_rots, post_trans, bda).flatten(0, 1)
+        depth_logits, context = self.depth_net(feats, cam_params, images)
+        depth = depth_logits.softmax(dim=1)  # (BN, D, h, w)
+        points = frustum_to_bev(self.frustum, cam2img, cam2ego, post_rots, post_trans, bda)
+        grid_size = torch.tensor(self.grid_size)
+        ranks = voxel_ranks(points, self.grid_lower, self.grid_interval, grid_size)
+        nx, ny, nz = self.grid_size
+        plan = plan_bev_pool(ranks, b * n * h * w, self.num_depth, b * nx * ny * nz)
+        depth_flat = depth.permute(0, 2, 3, 1).reshape(-1, self.num_depth)  # (BNhw, D)
+        ctx_flat = context.permute(0, 2, 3, 1).reshape(-1, self.out_channels)  # (BNhw, C)
+        pooled = bev_pool(depth_flat, ctx_flat, plan)  # (B Z Y X, C)
+        bev = pooled.view(b, nz, ny, nx, self.out_channels).permute(0, 4, 1, 2, 3).reshape(b, -1, ny, nx)
+        return bev, depth
+
+    def loss_depth(self, depth: torch.Tensor, gt_depth: torch.Tensor) -> torch.Tensor:
+        """BEVDepth depth loss: BCE between predicted bins and one-hot LiDAR bins on cells with a return.
+
+        Args:
+            depth: (B * N, D, h, w) predicted probabilities.
+            gt_depth: (B * N, H, W) LiDAR depth in the augmented images (0 = none).
+
+        Returns:
+            Scalar loss times ``loss_depth_weight``.
+        """
+        target = depth_targets_to_bins(gt_depth, self.downsample, self.grid_config['depth'],
+                                       depth.shape[-2:])  # (BN, h, w, D)
+        fg = target.sum(-1) > 0
+        pred = depth.permute(0, 2, 3, 1)[fg].clamp(1e-6, 1 - 1e-6)
+        loss = F.binary_cross_entropy(pred, target[fg], reduction='sum') / max(int(fg.sum()), 1)
+        return self.loss_depth_weight * loss

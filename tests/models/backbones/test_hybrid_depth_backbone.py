@@ -1,0 +1,122 @@
+"""HybridDepthBackbone and the Hybrid depth branch: interface, freezing, exported weights, backbone swapping."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmdet3d.registry import MODELS
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import hybrid_depth.models.backbones  # noqa: F401  (registration)
+import hybrid_depth.models.depth_branch  # noqa: F401
+from hybrid_depth.models import TINY_CLIP_CFG, HybridEncoder
+from hybrid_depth.models.backbones import HybridDepthBackbone
+
+ROOT = Path(__file__).resolve().parents[3]
+init_default_scope('mmdet3d')
+
+
+def _depth_branch_cfg(**kwargs) -> dict:
+    cfg = dict(type='HybridLSSDepthNet', in_channels=64, depth_channels=59, context_channels=16, mid_channels=32,
+               prompt_bank=dict(type='DepthPromptBank', clip_pretrained=None, clip_model_cfg=TINY_CLIP_CFG,
+                                num_depth_tokens=8),
+               decoder=dict(type='HybridDPTDecoder', features=16, out_channels=(16, 32, 64, 64), head_channels=8))
+    cfg.update(kwargs)
+    return cfg
+
+
+@pytest.mark.parametrize('out_strides', [None, (4, 8, 16, 32)])
+def test_levels_match_feature_info(out_strides):
+    torch.manual_seed(0)
+    backbone = MODELS.build(dict(type='HybridDepthBackbone', preset='tiny', out_strides=out_strides))
+    img = torch.rand(2, 3, 70, 150)
+    outs = backbone(img)
+    assert len(outs) == len(backbone.feature_info) == 4
+    for feat, info in zip(outs, backbone.feature_info):
+        s = info['reduction']
+        assert feat.shape == (2, info['num_chs'], -(-70 // s), -(-150 // s))
+        assert torch.isfinite(feat).all()
+    assert backbone.out_channels == [64] * 4
+
+
+def test_frozen_patterns_and_misspelt_pattern():
+    backbone = HybridDepthBackbone(preset='tiny', frozen=['dino.*', 'clip.*'])
+    trainable = {n for n, p in backbone.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith('encoder.align.') for n in trainable)
+    with pytest.raises(ValueError, match='matches no parameter'):
+        HybridDepthBackbone(preset='tiny', frozen=['dinov2.*'])
+
+
+def _export(tmp_path: Path, seed: int = 1) -> tuple[Path, dict]:
+    """An export written by tools/export_backbone.py's own conversion from a tiny depth-model state dict."""
+    sys.path.insert(0, str(ROOT / 'tools'))
+    from export_backbone import convert_state_dict
+    torch.manual_seed(seed)
+    encoder = HybridEncoder(**{**hybrid_depth.models.TINY_ENCODER_KWARGS})
+    branch = MODELS.build(_depth_branch_cfg())
+    depth_model = {**{f'encoder.{k}': v for k, v in encoder.state_dict().items()},
+                   **{f'prompt_bank.{k}': v for k, v in branch.prompt_bank.state_dict().items()},
+                   **{f'decoder.{k}': v for k, v in branch.decoder.state_dict().items()},
+                   'pose_net.conv.weight': torch.zeros(1)}
+    converted, dropped, unmapped = convert_state_dict(depth_model)
+    assert dropped == ['pose_net.conv.weight'] and not unmapped
+    path = tmp_path / 'export.pth'
+    torch.save({'state_dict': converted, 'meta': {'source': 'test'}}, path)
+    return path, depth_model
+
+
+def test_backbone_loads_export(tmp_path):
+    path, depth_model = _export(tmp_path)
+    torch.manual_seed(5)  # different random init than the export
+    backbone = HybridDepthBackbone(preset='tiny', checkpoint=str(path))
+    assert backbone.missing_from_checkpoint == []
+    for name, value in backbone.encoder.state_dict().items():
+        torch.testing.assert_close(value, depth_model[f'encoder.{name}'])
+    with pytest.raises(KeyError, match="no weights with prefix 'backbone.'"):
+        torch.save({'state_dict': {'other.w': torch.zeros(1)}}, tmp_path / 'bad.pth')
+        HybridDepthBackbone(preset='tiny', checkpoint=str(tmp_path / 'bad.pth'))
+
+
+def test_depth_branch_starts_from_pretrained_depth(tmp_path):
+    path, depth_model = _export(tmp_path)
+    branch = MODELS.build(_depth_branch_cfg(checkpoint=str(path)))
+    for name, value in branch.decoder.state_dict().items():
+        torch.testing.assert_close(value, depth_model[f'decoder.{name}'])
+    assert float(branch.prior_weight) == 1.0
+    torch.manual_seed(0)
+    feats = [torch.randn(2, 64, 5, 13) for _ in range(4)]
+    images = torch.rand(2, 3, 64, 176)
+    logits, context = branch(feats, torch.zeros(2, 27), images)
+    assert logits.shape == (2, 59, 5, 13) and context.shape == (2, 16, 5, 13)
+    with torch.no_grad():
+        depth = branch.decoder_depth(branch.prompt_bank(feats), (64, 176)).clamp(1.0, 59.0)
+    # residual is zero at init: the most likely bin is the bin of the decoder's depth
+    expected = (depth[:, 0] - 1.0).round().long()
+    assert (logits.argmax(1) - expected).abs().max() <= 1
+    # without pretrained weights the random decoder is not used as a prior: uniform depth at init
+    plain = MODELS.build(_depth_branch_cfg())
+    logits, _ = plain(feats, torch.zeros(2, 27), images)
+    torch.testing.assert_close(logits.softmax(1), torch.full_like(logits, 1 / 59))
+
+
+def test_backbone_swap_into_stock_fcos3d_config():
+    import mmdet3d
+    configs = Path(mmdet3d.__file__).parent / '.mim' / 'configs'
+    path = configs / 'fcos3d' / 'fcos3d_r101-caffe-dcn_fpn_head-gn_8xb2-1x_nus-mono3d.py'
+    cfg = Config.fromfile(str(path))
+    cfg.model.backbone = dict(type='HybridDepthBackbone', preset='tiny', out_indices=(0, 1, 2, 3),
+                              out_strides=(4, 8, 16, 32))
+    cfg.model.neck.in_channels = [64, 64, 64, 64]
+    cfg.model.data_preprocessor.update(mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0], bgr_to_rgb=True)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.eval()
+    with torch.no_grad():
+        cls_scores = model._forward({'imgs': torch.rand(1, 3, 128, 224)})[0]
+    strides = (8, 16, 32, 64, 128)
+    assert len(cls_scores) == len(strides)
+    for score, s in zip(cls_scores, strides):
+        assert score.shape[-2:] == (-(-128 // s), -(-224 // s)) and torch.isfinite(score).all()

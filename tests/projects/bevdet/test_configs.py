@@ -1,0 +1,58 @@
+"""The BEVDet configs: the demo only shrinks its parent; all build."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _cfg(name: str) -> Config:
+    return Config.fromfile(str(ROOT / 'configs' / name))
+
+
+def test_demo_pipelines_equal_the_base_except_input_size():
+    base, demo = _cfg('bevdet_hybrid.py'), _cfg('demo/bevdet_hybrid_demo.py')
+    for loader in ('train_dataloader', 'test_dataloader'):
+        a, b = base[loader].dataset.pipeline, demo[loader].dataset.pipeline
+        assert [t['type'] for t in a] == [t['type'] for t in b]
+        for ta, tb in zip(a, b):
+            ta, tb = dict(ta), dict(tb)
+            if ta['type'] == 'BEVDetLoadMultiViewImages':
+                assert tuple(tb.pop('final_size')) == (128, 352)
+                ta.pop('final_size')
+                ta.pop('cameras', None)
+            assert ta == tb, ta['type']
+
+
+def test_demo_tiny_clip_cfg_is_the_model_library_one():
+    from hybrid_depth.models import TINY_CLIP_CFG
+    demo = _cfg('demo/bevdet_hybrid_demo.py')
+    assert demo.tiny_clip_cfg.to_dict() == TINY_CLIP_CFG
+
+
+@pytest.mark.parametrize('name', ['bevdet_r50.py', 'bevdet_hybrid.py'])
+def test_full_configs_keep_published_settings(name):
+    cfg = _cfg(name)
+    vt = cfg.model.img_view_transformer
+    assert vt.grid_config['x'] == (-51.2, 51.2, 0.8) and vt.grid_config['depth'] == (1.0, 60.0, 1.0)
+    assert tuple(vt.input_size) == (256, 704) and vt.out_channels == 64
+    assert cfg.optim_wrapper.optimizer.lr == 2e-4 and cfg.train_cfg.max_epochs == 24
+    assert cfg.train_dataloader.batch_size == 8
+
+
+def test_demo_model_builds_and_runs_on_cpu():
+    import torch
+    from mmdet3d.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    import hybrid_depth.models.backbones  # noqa: F401
+    import hybrid_depth.models.depth_branch  # noqa: F401
+    import projects.BEVDet.bevdet  # noqa: F401
+    init_default_scope('mmdet3d')
+    model = MODELS.build(_cfg('demo/bevdet_hybrid_demo.py').model)
+    model.init_weights()
+    heatmap_bias = model.pts_bbox_head.task_heads[0].heatmap[-1].bias
+    torch.testing.assert_close(heatmap_bias, torch.full_like(heatmap_bias, -2.19))  # init reaches the task heads
