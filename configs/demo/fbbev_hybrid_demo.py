@@ -1,28 +1,29 @@
-# CPU demo of configs/fbbev_hybrid.py on the synthetic nuScenes (v1.0-mini layout), shrunk only, with the same
-# shrinking as configs/demo/bevdet_hybrid_demo.py (so the two demos compare): tiny hybrid encoder (random init),
-# 1.6 m BEV cells (64x64), 2 m depth bins, narrow BEV encoder, head and backward projection, short schedule
-# without EMA. Input stays 256x704 (the pipelines are inherited as they are).
-#   python tools/make_synthetic.py --out-dir data/synthetic --preset small --formats nuscenes
-#   python tools/create_data.py nuscenes --root-path data/synthetic/nuscenes --out-dir data/synthetic/nuscenes \
-#       --version v1.0-mini
+# CPU demo of configs/fbbev_hybrid.py on the synthetic nuScenes (v1.0-mini layout), shrunk only, exactly as
+# configs/demo/bevdet_hybrid_demo.py shrinks bevdet_hybrid (so the two demos compare) plus a narrow backward
+# projection: tiny hybrid encoder (random init), 128x352 input, 1.6 m BEV cells (64x64), 2 m depth bins, narrow
+# BEV encoder and head, batch 2, short schedule without EMA. mmengine cannot patch one list element from a
+# config file, so the two pipelines are restated with only `final_size` changed (a test checks they match the
+# base).
+#   python tools/make_synthetic.py --out-dir data/synthetic --preset small --formats nuscenes --mmdet3d-infos
 #   python tools/train.py configs/demo/fbbev_hybrid_demo.py
-#   python tools/test.py configs/demo/fbbev_hybrid_demo.py work_dirs/fbbev_hybrid_demo/epoch_20.pth
+#   python tools/test.py configs/demo/fbbev_hybrid_demo.py work_dirs/fbbev_hybrid_demo/epoch_12.pth
 _base_ = ['../fbbev_hybrid.py']
 
 data_root = 'data/synthetic/nuscenes/'
+input_size = (128, 352)
 grid_config = dict(x=(-51.2, 51.2, 1.6), y=(-51.2, 51.2, 1.6), z=(-5.0, 3.0, 8.0), depth=(1.0, 61.0, 2.0))
 voxel_size = [0.2, 0.2, 0.2]
-# hybrid_depth.models.TINY_CLIP_CFG
+# hybrid_depth.models.TINY_CLIP_CFG (tests check that they agree)
 tiny_clip_cfg = dict(embed_dim=64, vision_cfg=dict(image_size=64, layers=[1, 1, 1, 1], width=8, patch_size=None),
                      text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1))
 
 model = dict(
     img_backbone=dict(preset='tiny', encoder=dict(_delete_=True), frozen=[]),
     img_view_transformer=dict(
-        grid_config=grid_config, out_channels=32,
+        grid_config=grid_config, input_size=input_size, out_channels=32,
         depth_net=dict(in_channels=64, mid_channels=64, depth_bound=grid_config['depth'],
                        prompt_bank=dict(clip_pretrained=None, clip_model_cfg=tiny_clip_cfg, num_depth_tokens=16),
-                       decoder=dict(features=32, out_channels=(16, 32, 64, 64)))),
+                       decoder=dict(features=16, out_channels=(16, 32, 64, 64), head_channels=8))),
     backward_projection=dict(in_channels=64, num_heads=2, num_points=4, ffn_channels=64),
     img_bev_encoder_backbone=dict(in_channels=32, num_channels=(64, 128, 256)),
     img_bev_encoder_neck=dict(in_channels=64 + 256, out_channels=128),
@@ -32,9 +33,33 @@ model = dict(
         train_cfg=dict(grid_size=[512, 512, 40], voxel_size=voxel_size),
         test_cfg=dict(pre_max_size=500, post_max_size=300)))
 
+class_names = ['car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 'motorcycle', 'pedestrian',
+               'traffic_cone', 'barrier']
+point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
+meta_keys = ('sample_idx', 'token', 'box_type_3d', 'img_path', 'img_shape', 'ori_shape', 'cam2img', 'cam2ego',
+             'post_rots', 'post_trans', 'bda', 'lidar2ego', 'ego2global')
+train_pipeline = [
+    dict(type='BEVDetLoadMultiViewImages', final_size=input_size, is_train=True, resize_lim=(-0.06, 0.11),
+         bot_pct_lim=(0.0, 0.0), rot_lim=(-5.4, 5.4), flip=True),
+    dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5, backend_args=None),
+    dict(type='BEVDetMultiViewDepthTargets', depth_range=(1.0, 60.0)),
+    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
+    dict(type='BEVDetLidarBoxesToEgo'),
+    dict(type='BEVDetBEVAugmentation', rot_lim=(-22.5, 22.5), scale_lim=(0.95, 1.05), flip_dx_ratio=0.5,
+         flip_dy_ratio=0.5, is_train=True),
+    dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
+    dict(type='ObjectNameFilter', classes=class_names),
+    dict(type='BEVDetPackInputs', keys=['img', 'gt_bboxes_3d', 'gt_labels_3d'], meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type='BEVDetLoadMultiViewImages', final_size=input_size, is_train=False, bot_pct_lim=(0.0, 0.0)),
+    dict(type='BEVDetLidarBoxesToEgo'),
+    dict(type='BEVDetBEVAugmentation', is_train=False),
+    dict(type='BEVDetPackInputs', keys=['img'], meta_keys=meta_keys),
+]
 mini = dict(data_root=data_root, metainfo=dict(version='v1.0-mini'))
-train_dataloader = dict(batch_size=4, num_workers=2, dataset=mini)
-val_dataloader = dict(num_workers=1, dataset=mini)
+train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(mini, pipeline=train_pipeline))
+val_dataloader = dict(num_workers=1, dataset=dict(mini, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl')
 test_evaluator = val_evaluator
@@ -42,8 +67,8 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=20, T_max=20, eta_min=1e-5),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=12, T_max=12, eta_min=1e-5),
 ]
-train_cfg = dict(max_epochs=20, val_interval=20)
+train_cfg = dict(max_epochs=12, val_interval=12)
 custom_hooks = []
-default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=5, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=12, max_keep_ckpts=1))

@@ -1,18 +1,20 @@
 # CPU demo of configs/fbbev_r50.py on the synthetic nuScenes (v1.0-mini layout), shrunk only: ResNet-18 image
-# backbone (random init) with a 64-ch neck, then the BEV side and schedule of configs/demo/fbbev_hybrid_demo.py
-# (1.6 m BEV cells, narrow BEV encoder, head and backward projection, 20 epochs). Input stays 256x704.
+# backbone (random init) with a 64-ch neck, and otherwise the shrinking of configs/demo/fbbev_hybrid_demo.py
+# (128x352 input, 1.6 m BEV cells, narrow BEV encoder, head and backward projection, batch 2, 12 epochs).
+# The two pipelines are restated with only `final_size` changed (a test checks they match the base).
 #   python tools/train.py configs/demo/fbbev_r50_demo.py
-#   python tools/test.py configs/demo/fbbev_r50_demo.py work_dirs/fbbev_r50_demo/epoch_20.pth
+#   python tools/test.py configs/demo/fbbev_r50_demo.py work_dirs/fbbev_r50_demo/epoch_12.pth
 _base_ = ['../fbbev_r50.py']
 
 data_root = 'data/synthetic/nuscenes/'
+input_size = (128, 352)
 grid_config = dict(x=(-51.2, 51.2, 1.6), y=(-51.2, 51.2, 1.6), z=(-5.0, 3.0, 8.0), depth=(1.0, 61.0, 2.0))
 voxel_size = [0.2, 0.2, 0.2]
 
 model = dict(
     img_backbone=dict(depth=18),
     img_neck=dict(in_channels=[256, 512], out_channels=64),
-    img_view_transformer=dict(grid_config=grid_config, out_channels=32,
+    img_view_transformer=dict(grid_config=grid_config, input_size=input_size, out_channels=32,
                               depth_net=dict(in_channels=64, mid_channels=64)),
     backward_projection=dict(in_channels=64, num_heads=2, num_points=4, ffn_channels=64),
     img_bev_encoder_backbone=dict(in_channels=32, num_channels=(64, 128, 256)),
@@ -23,9 +25,33 @@ model = dict(
         train_cfg=dict(grid_size=[512, 512, 40], voxel_size=voxel_size),
         test_cfg=dict(pre_max_size=500, post_max_size=300)))
 
+class_names = ['car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 'motorcycle', 'pedestrian',
+               'traffic_cone', 'barrier']
+point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
+meta_keys = ('sample_idx', 'token', 'box_type_3d', 'img_path', 'img_shape', 'ori_shape', 'cam2img', 'cam2ego',
+             'post_rots', 'post_trans', 'bda', 'lidar2ego', 'ego2global')
+train_pipeline = [
+    dict(type='BEVDetLoadMultiViewImages', final_size=input_size, is_train=True, resize_lim=(-0.06, 0.11),
+         bot_pct_lim=(0.0, 0.0), rot_lim=(-5.4, 5.4), flip=True),
+    dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5, backend_args=None),
+    dict(type='BEVDetMultiViewDepthTargets', depth_range=(1.0, 60.0)),
+    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
+    dict(type='BEVDetLidarBoxesToEgo'),
+    dict(type='BEVDetBEVAugmentation', rot_lim=(-22.5, 22.5), scale_lim=(0.95, 1.05), flip_dx_ratio=0.5,
+         flip_dy_ratio=0.5, is_train=True),
+    dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
+    dict(type='ObjectNameFilter', classes=class_names),
+    dict(type='BEVDetPackInputs', keys=['img', 'gt_bboxes_3d', 'gt_labels_3d'], meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type='BEVDetLoadMultiViewImages', final_size=input_size, is_train=False, bot_pct_lim=(0.0, 0.0)),
+    dict(type='BEVDetLidarBoxesToEgo'),
+    dict(type='BEVDetBEVAugmentation', is_train=False),
+    dict(type='BEVDetPackInputs', keys=['img'], meta_keys=meta_keys),
+]
 mini = dict(data_root=data_root, metainfo=dict(version='v1.0-mini'))
-train_dataloader = dict(batch_size=4, num_workers=2, dataset=mini)
-val_dataloader = dict(num_workers=1, dataset=mini)
+train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(mini, pipeline=train_pipeline))
+val_dataloader = dict(num_workers=1, dataset=dict(mini, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl')
 test_evaluator = val_evaluator
@@ -33,8 +59,8 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=20, T_max=20, eta_min=1e-5),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=12, T_max=12, eta_min=1e-5),
 ]
-train_cfg = dict(max_epochs=20, val_interval=20)
+train_cfg = dict(max_epochs=12, val_interval=12)
 custom_hooks = []
-default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=5, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=12, max_keep_ckpts=1))

@@ -151,6 +151,7 @@ def test_hybrid_demo_config_loss_and_predict(synthetic_world, synthetic_nuscenes
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     assert model.backward_projection.feature_stride == 14 and model.backward_projection.bev_size == (64, 64)
+    assert model.img_view_transformer.input_size == (128, 352)
     data = model.data_preprocessor(_batch(DATASETS.build(cfg.train_dataloader.dataset), [0]), training=True)
     losses = model.loss(data['inputs'], data['data_samples'])
     assert {'loss_frpn_bce', 'loss_frpn_dice', 'loss_depth'} <= set(losses)
