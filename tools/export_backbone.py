@@ -16,8 +16,11 @@ Output (written atomically: a temporary file in the target folder, then renamed)
          'source': path of the depth checkpoint, 'source_meta': its mmengine meta (epoch, iter, ...),
          'mapping': {'encoder.': 'backbone.', ...}, 'dropped_prefixes': ['pose_net.'],
          'dropped': [keys deliberately left out], 'unmapped': [keys no rule matched],
-         'encoder': {...}, 'prompt_bank': {...}, 'decoder': {...},   # the sub-configs of the depth model, if the
-     }}                                                           # checkpoint carries its config
+         'encoder': {...}, 'prompt_bank': {...}, 'decoder': {...},   # the depth model's sub-configs (if the
+     }}                                                           # checkpoint carries its config), with the
+                                                                  # channels the estimator fills in at build
+
+Everything in it is a tensor or a plain Python value, so ``torch.load(path, weights_only=True)`` reads it.
 
 Load it into a detector with ``load_from=<output>`` (mmengine loads by key, ``strict=False``) or
 ``init_cfg=dict(type='Pretrained', checkpoint=<output>)``. Every key that no rule maps is listed on stdout
@@ -155,8 +158,13 @@ def main(argv: list[str] | None = None) -> int:
                                                                        'mmengine', 'experiment_name')},
             'mapping': dict(mapping), 'dropped_prefixes': list(drop), 'dropped': dropped, 'unmapped': unmapped,
             **model_sub_configs(src_meta)}
-    if 'decoder' in meta and 'decoder.projects.0.weight' in state_dict:  # filled in by the estimator at build
+    # values the estimator fills in at build time, recorded so that the detector builds matching modules
+    if 'decoder' in meta and 'decoder.projects.0.weight' in state_dict:
         meta['decoder'].setdefault('in_channels', int(state_dict['decoder.projects.0.weight'].shape[1]))
+    if 'prompt_bank' in meta and 'prompt_bank.point_proj.weight' in state_dict:
+        levels = meta['prompt_bank'].get('num_levels', 4)
+        meta['prompt_bank'].setdefault('feature_channels',
+                                       int(state_dict['prompt_bank.point_proj.weight'].shape[1]) // levels)
     atomic_save({'state_dict': converted, 'meta': meta}, args.out)
     print(f'wrote {args.out}')
     return 0

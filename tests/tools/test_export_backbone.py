@@ -60,6 +60,21 @@ def test_export_maps_encoder_and_depth_branch(tmp_path: Path) -> None:
     assert not list((tmp_path / 'out').glob('.*tmp'))  # atomic write: no temporary file left behind
 
 
+def test_export_rebuilds_the_image_branch_from_its_meta(tmp_path: Path) -> None:
+    """The detector side's contract: plain ``weights_only`` loading, modules built from ``meta`` take the weights."""
+    import hybrid_depth.models  # noqa: F401
+    init_default_scope('mmdet3d')
+    from mmdet3d.registry import MODELS
+    fine_checkpoint(tmp_path / 'fine.pth')
+    assert run_export(str(tmp_path / 'fine.pth'), str(tmp_path / 'bev.pth')).returncode == 0
+    out = torch.load(tmp_path / 'bev.pth', map_location='cpu', weights_only=True)
+    sd, meta = out['state_dict'], out['meta']
+    for name, prefix in (('encoder', 'backbone.'), ('prompt_bank', 'depth_branch.prompt_bank.'),
+                         ('decoder', 'depth_branch.decoder.')):
+        module = MODELS.build(meta[name])
+        module.load_state_dict({k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}, strict=True)
+
+
 def test_unmapped_keys_are_listed_and_strict_refuses(tmp_path: Path) -> None:
     fine_checkpoint(tmp_path / 'fine.pth', extra={'ema.step': torch.tensor(3), 'head.w': torch.ones(2)})
     res = run_export(str(tmp_path / 'fine.pth'), str(tmp_path / 'bev.pth'))
