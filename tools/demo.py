@@ -40,13 +40,51 @@ def _py(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
+def _last_checkpoint(work_dir: Path) -> str:
+    """The checkpoint mmengine recorded as the last one of a run (``<work_dir>/last_checkpoint``)."""
+    marker = work_dir / 'last_checkpoint'
+    if not marker.is_file():
+        raise FileNotFoundError(f'no checkpoint recorded in {marker}')
+    return marker.read_text().strip()
+
+
 def build_stages() -> list[Stage]:
-    """The demo's stages in order (paths are relative to the repo root or the work dir)."""
+    """The demo's stages in order: the commands of the README, on the synthetic world at ``data/synthetic``.
+
+    The demo configs read ``data/synthetic/...`` (their default data root), so the world is generated there.
+    """
+    w = lambda a, name: str(a.work_dir / name)  # noqa: E731
     return [
-        Stage('data', 'generate the synthetic world (nuScenes v1.0-mini, KITTI raw, TuSimple)',
-              lambda a: _py('tools/make_synthetic.py', '--out-dir', str(a.work_dir / 'data'),
-                            '--preset', a.preset, '--seed', str(a.seed), '--force'),
+        Stage('data', 'generate the synthetic world (nuScenes v1.0-mini + mmdet3d infos, KITTI raw, TuSimple)',
+              lambda a: _py('tools/make_synthetic.py', '--out-dir', 'data/synthetic', '--preset', a.preset,
+                            '--seed', str(a.seed), '--mmdet3d-infos', '--force'),
               needs_files=['tools/make_synthetic.py']),
+        Stage('depth_coarse', 'coarse depth pretraining (language-guided lane ordering, TuSimple)',
+              lambda a: _py('tools/train.py', 'configs/demo/depth_coarse_tusimple.py',
+                            '--work-dir', w(a, 'depth_coarse')),
+              needs_files=['configs/demo/depth_coarse_tusimple.py'], after=['data']),
+        Stage('depth_fine', 'fine depth pretraining (self-supervised, KITTI raw), from the coarse checkpoint',
+              lambda a: _py('tools/train.py', 'configs/demo/depth_fine_kitti.py', '--work-dir', w(a, 'depth_fine'),
+                            '--cfg-options', f'load_from={_last_checkpoint(a.work_dir / "depth_coarse")}'),
+              needs_files=['configs/demo/depth_fine_kitti.py'], after=['depth_coarse']),
+        Stage('depth_test', 'KITTI Eigen depth metrics of the fine model (and disparity PNGs)',
+              lambda a: _py('tools/test.py', 'configs/demo/depth_fine_kitti.py',
+                            _last_checkpoint(a.work_dir / 'depth_fine'), '--work-dir', w(a, 'depth_test'),
+                            '--show-dir', w(a, 'depth_test/disparity'), '--task', 'depth'),
+              needs_files=['configs/demo/depth_fine_kitti.py'], after=['depth_fine']),
+        Stage('export', 'export the fine encoder as HybridDepthBackbone weights',
+              lambda a: _py('tools/export_backbone.py', _last_checkpoint(a.work_dir / 'depth_fine'),
+                            w(a, 'export/hybrid_depth_backbone.pth')),
+              needs_files=['tools/export_backbone.py'], after=['depth_fine']),
+        Stage('bevdet', 'fine-tune BEVDet-hybrid on the synthetic nuScenes from the exported backbone',
+              lambda a: _py('tools/train.py', 'configs/demo/bevdet_hybrid_demo.py', '--work-dir', w(a, 'bevdet'),
+                            '--cfg-options',
+                            f'model.img_backbone.checkpoint={w(a, "export/hybrid_depth_backbone.pth")}'),
+              needs_files=['configs/demo/bevdet_hybrid_demo.py'], after=['data', 'export']),
+        Stage('bevdet_test', 'mAP / NDS of BEVDet-hybrid with nuscenes-devkit',
+              lambda a: _py('tools/test.py', 'configs/demo/bevdet_hybrid_demo.py',
+                            _last_checkpoint(a.work_dir / 'bevdet'), '--work-dir', w(a, 'bevdet_test')),
+              needs_files=['configs/demo/bevdet_hybrid_demo.py'], after=['bevdet']),
     ]
 
 
