@@ -59,6 +59,19 @@ def test_self_supervised_loss_and_predict(build) -> None:
     assert float(out[0]['pred_depth'].min()) >= 0.1 - 1e-6 and float(out[0]['pred_depth'].max()) <= 100 + 1e-3
 
 
+def test_config_not_mutated_and_forward_stores_nothing() -> None:
+    import copy
+    cfg = dict(type='HybridFineDepthEstimator', encoder=ENCODER, prompt_bank=BANK, pose_net=POSE,
+               decoder=dict(type='HybridDPTDecoder', features=16, out_channels=[16, 16, 32, 32]))
+    snapshot = copy.deepcopy(cfg)
+    model = MODELS.build(cfg)
+    assert cfg == snapshot
+    attrs = {id(m): set(vars(m)) for m in model.modules()}
+    model(batch(), mode='loss')
+    model(batch(), mode='predict')
+    assert {id(m): set(vars(m)) for m in model.modules()} == attrs
+
+
 def test_fine_stage_trainable_set() -> None:
     model = fine_model()
     names = {n for n, p in model.named_parameters() if p.requires_grad}
