@@ -16,8 +16,18 @@ import numpy as np
 from mmdet3d.registry import DATASETS
 
 from .kitti_raw import KittiRawDepthDataset
+from .nuscenes_sweeps import NuScenesSweepsDepthDataset
 
-__all__ = ['GroundPriorOrderDataset', 'ground_points_in_image', 'level_camera_from_ground']
+__all__ = ['GroundPriorOrderDataset', 'NuScenesGroundPriorOrderDataset', 'ground_points_in_image',
+           'level_camera_from_ground']
+
+DEFAULT_DISTANCES = (6.0, 8.0, 11.0, 15.0, 21.0, 29.0, 40.0)
+DEFAULT_OFFSETS = (-3.5, -1.75, 0.0, 1.75, 3.5)
+
+
+def _check_distances(distances: Sequence[float]) -> None:
+    if any(b <= a for a, b in zip(distances, distances[1:])):
+        raise ValueError(f'distances must increase (near to far), got {list(distances)}')
 
 
 def level_camera_from_ground(height: float) -> np.ndarray:
@@ -95,10 +105,9 @@ class GroundPriorOrderDataset(KittiRawDepthDataset):
     METAINFO = {'dataset': 'ground_prior_kitti'}
 
     def __init__(self, data_root: str, ann_file: str = 'splits/eigen_zhou/train_files.txt',
-                 camera_height: float = 1.65, distances: Sequence[float] = (6.0, 8.0, 11.0, 15.0, 21.0, 29.0, 40.0),
-                 lateral_offsets: Sequence[float] = (-3.5, -1.75, 0.0, 1.75, 3.5), **kwargs) -> None:
-        if any(b <= a for a, b in zip(distances, distances[1:])):
-            raise ValueError(f'distances must increase (near to far), got {list(distances)}')
+                 camera_height: float = 1.65, distances: Sequence[float] = DEFAULT_DISTANCES,
+                 lateral_offsets: Sequence[float] = DEFAULT_OFFSETS, **kwargs) -> None:
+        _check_distances(distances)
         self.camera_height = camera_height
         self.distances = list(distances)
         self.lateral_offsets = list(lateral_offsets)
@@ -119,3 +128,40 @@ class GroundPriorOrderDataset(KittiRawDepthDataset):
             info['points'], info['points_valid'] = points, valid
         return data_list
 
+
+
+@DATASETS.register_module()
+class NuScenesGroundPriorOrderDataset(NuScenesSweepsDepthDataset):
+    """nuScenes camera frames (any of the 6 cameras) with flat-ground point groups from their calibration.
+
+    The ego frame of nuScenes has z up with its origin on the ground (below the rear axle), so each camera's
+    ``calibrated_sensor`` pose gives ``T_cam_ground`` directly (mounting height = its z); the distances run along
+    each camera's own heading. Batch format as :class:`GroundPriorOrderDataset`.
+
+    Args:
+        data_root: nuScenes dataroot.
+        distances: P ground distances in metres, increasing.
+        lateral_offsets: G lateral offsets in metres.
+        **kwargs: Other :class:`~hybrid_depth.datasets.nuscenes_sweeps.NuScenesSweepsDepthDataset` arguments
+            (``version``, ``split``, ``cameras``, ``keyframes_only``, ``pipeline``, ...).
+    """
+
+    METAINFO = {'dataset': 'ground_prior_nuscenes'}
+
+    def __init__(self, data_root: str, distances: Sequence[float] = DEFAULT_DISTANCES,
+                 lateral_offsets: Sequence[float] = DEFAULT_OFFSETS, **kwargs) -> None:
+        _check_distances(distances)
+        self.distances = list(distances)
+        self.lateral_offsets = list(lateral_offsets)
+        kwargs['frame_ids'] = (0,)
+        super().__init__(data_root=data_root, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        data_list = super().load_data_list()
+        for info in data_list:
+            h, w = info['image_size']
+            T_cam_ground = np.linalg.inv(info['T_ego_cam'])
+            points, valid = ground_points_in_image(info['cam2img_px'], T_cam_ground, self.distances,
+                                                   self.lateral_offsets, h, w)
+            info['points'], info['points_valid'] = points, valid
+        return data_list

@@ -171,7 +171,8 @@ class NuScenesSweepsDepthDataset(BaseDataset):
             intrinsics[0, 0], intrinsics[0, 2] = K[0, 0] / w, K[0, 2] / w
             intrinsics[1, 1], intrinsics[1, 2] = K[1, 1] / h, K[1, 2] / h
             info = {'sample_idx': len(data_list), 'frame_paths': paths, 'img_path': paths[0], 'camera': cam,
-                    'intrinsics': intrinsics, 'token': row['token'], 'image_size': (h, w)}
+                    'intrinsics': intrinsics, 'token': row['token'], 'image_size': (h, w), 'cam2img_px': K,
+                    'T_ego_cam': _transform(**_rt(cal))}
             if self.with_lidar_depth:
                 lidar = lidar_of_sample.get(row['sample_token'])
                 if lidar is None:
@@ -180,7 +181,7 @@ class NuScenesSweepsDepthDataset(BaseDataset):
                 T_global_lidar = (_transform(**_rt(ego[lidar['ego_pose_token']]))
                                   @ _transform(**_rt(lcal)))
                 T_global_cam = _transform(**_rt(ego[row['ego_pose_token']])) @ _transform(**_rt(cal))
-                info.update(lidar_path=osp.join(self.data_root, lidar['filename']), cam2img_px=K,
+                info.update(lidar_path=osp.join(self.data_root, lidar['filename']),
                             T_cam_lidar=np.linalg.inv(T_global_cam) @ T_global_lidar)
             data_list.append(info)
         return data_list

@@ -84,3 +84,29 @@ def test_ground_prior_dataset_on_kitti(synthetic_world) -> None:
     assert bool(((pts[..., 1] >= 0) & (pts[..., 1] <= 55))[valid].all())  # rescaled into the 56-row image
     with pytest.raises(ValueError, match='increase'):
         GroundPriorOrderDataset(str(synthetic_world.kitti), distances=[10.0, 5.0])
+
+
+def test_nuscenes_ground_prior_matches_the_rendered_depth(synthetic_world) -> None:
+    """On every camera (level, as the rig's) a prior point at distance d has camera depth d where the ground is
+    visible, and never more (an object in front can only make it nearer)."""
+    from hybrid_depth.datasets.ground_prior import NuScenesGroundPriorOrderDataset
+    from hybrid_depth.datasets.synthetic import load_depth_png
+    pipe = [dict(type='LoadDepthFrames'), dict(type='PackDepthInputs', frame_ids=[0], max_groups=5)]
+    ds = NuScenesGroundPriorOrderDataset(str(synthetic_world.nuscenes), version='v1.0-mini', split='mini_val',
+                                         keyframes_only=True, pipeline=pipe)
+    dist = np.asarray(ds.distances)
+    near = dist <= 15.0  # farther, one pixel of rounding spans metres of ground
+    visible, total, cams = 0, 0, set()
+    for i in range(len(ds)):
+        info = ds.get_data_info(i)
+        cams.add(info['camera'])
+        depth = load_depth_png(info['img_path'].replace('/samples/', '/depth/samples/').replace('.jpg', '.png'))
+        for pts, ok in zip(info['points'], info['points_valid']):
+            keep = ok & near
+            z = np.array([depth[int(round(v)), int(round(u))] for u, v in pts[keep]])
+            d = dist[keep]
+            assert np.all(z <= d * 1.05)
+            visible += int(np.sum(np.abs(z - d) < 0.05 * d))
+            total += len(z)
+    assert len(cams) == 6 and total > 100 and visible / total > 0.3
+    assert ds[0]['inputs']['points'].shape == (5, 7, 2)
