@@ -33,8 +33,9 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_demo_config_trains_and_tests(synthetic_world, synthetic_nuscenes_infos, tmp_path):
     work = tmp_path / 'work'
     opts = data_root_options(synthetic_world.nuscenes) + [
-        'train_cfg.max_epochs=1', 'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+        'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=4', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False',
         'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
         'default_hooks.checkpoint.interval=1']
     _run([str(ROOT / 'tools' / 'train.py'), str(ROOT / 'configs' / 'demo' / 'bevdet_hybrid_demo.py'), '--work-dir',
