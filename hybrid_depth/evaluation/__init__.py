@@ -1,4 +1,5 @@
 """Depth evaluation: pure Eigen-protocol metrics (registered metric classes live elsewhere)."""
+from . import metrics  # noqa: F401  (registers the metric classes)
 from .depth_metrics import (
     DEPTH_METRIC_NAMES,
     aggregate_depth_metrics,

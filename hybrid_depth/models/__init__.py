@@ -3,6 +3,7 @@
 Importing this package registers ``HybridEncoder``, ``DepthPromptBank``, ``HybridDPTDecoder``,
 ``Monodepth2ResNetEncoder``, ``Monodepth2DepthDecoder`` and ``HybridPoseNet`` in mmdet3d's ``MODELS``.
 """
+from . import estimators  # noqa: F401  (registers the depth models)
 from .decoders import HybridDPTDecoder, Monodepth2DepthDecoder
 from .encoders import (
     TINY_CLIP_CFG,
