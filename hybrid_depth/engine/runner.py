@@ -26,6 +26,7 @@ import torch.distributed as torch_dist
 from mmengine.dist import is_distributed
 from mmengine.logging import HistoryBuffer
 from mmengine.model import MMDistributedDataParallel
+from mmengine.optim import scheduler as mmengine_schedulers
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -36,7 +37,9 @@ def checkpoint_safe_globals() -> list:
     """The non-tensor globals that mmengine's ``save_checkpoint`` writes into a checkpoint.
 
     ``HistoryBuffer`` (message hub scalars), numpy arrays, scalars and dtypes (buffers, seeds, metrics), and
-    ``getattr``: a ``HistoryBuffer`` pickles its ``statistics_methods`` as ``getattr(HistoryBuffer, 'mean')``.
+    ``getattr``: a ``HistoryBuffer`` pickles its ``statistics_methods`` as ``getattr(HistoryBuffer, 'mean')``,
+    and parameter schedulers their annealing function (``getattr(OneCycleParamScheduler, '_annealing_cos')``),
+    so mmengine's scheduler classes are listed too.
     Allowing ``getattr`` does not open code execution: the weights-only unpickler still refuses to *call*
     anything that is not in this list, so an attribute fetched this way can only be stored, not invoked.
     """
@@ -45,6 +48,8 @@ def checkpoint_safe_globals() -> list:
     except ImportError:
         multiarray = importlib.import_module('numpy.core.multiarray')
     allowed = [HistoryBuffer, getattr, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar]
+    allowed += [cls for cls in vars(mmengine_schedulers).values()
+                if isinstance(cls, type) and issubclass(cls, mmengine_schedulers._ParamScheduler)]
     dtypes = getattr(np, 'dtypes', None)  # numpy >= 1.25: one class per dtype
     if dtypes is not None:
         allowed += [getattr(dtypes, name) for name in dir(dtypes) if name.endswith('DType')]
