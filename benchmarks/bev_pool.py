@@ -52,7 +52,7 @@ CAM_YAWS_DEG = (0.0, -55.0, 55.0, 180.0, 110.0, -110.0)
 
 def nuscenes_like_geometry(batch: int, device: torch.device) -> tuple[torch.Tensor, int, int, int]:
     """Voxel ranks of the bevdet-r50 frustum for 6 surround cameras; returns (ranks, F, D, R)."""
-    frustum = create_frustum((256, 704), (16, 44), GRID['depth'], 16)
+    frustum = create_frustum((16, 44), GRID['depth'], 16)
     cam2img = torch.tensor([[1266.0, 0, 816], [0, 1266.0, 491], [0, 0, 1]])
     base = torch.tensor([[0.0, 0, 1], [-1, 0, 0], [0, -1, 0]])  # camera (x right, y down, z fwd) -> ego
     cam2ego = torch.zeros(6, 4, 4)

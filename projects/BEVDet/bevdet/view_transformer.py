@@ -25,15 +25,14 @@ __all__ = ['BEVDetLSSViewTransformer', 'create_frustum', 'frustum_to_bev', 'came
            'depth_targets_to_bins']
 
 
-def create_frustum(image_size: Sequence[int], feature_size: Sequence[int], depth_bound: Sequence[float],
-                   stride: int) -> torch.Tensor:
+def create_frustum(feature_size: Sequence[int], depth_bound: Sequence[float], stride: int) -> torch.Tensor:
     """Frustum points ``(u, v, d)`` of every feature cell and depth bin.
 
     Cell ``(i, j)`` of a stride-``s`` map covers pixels ``[s j, s j + s)``, so its centre is
-    ``u = s (j + 0.5) - 0.5`` (likewise ``v``); depths are the bin lower edges ``d_min + k step``.
+    ``u = s (j + 0.5) - 0.5`` (likewise ``v``); depths are the bin lower edges ``d_min + k step``. Cells may
+    extend past the image when the encoder pads it (e.g. to a multiple of 14); those points are lifted alike.
 
     Args:
-        image_size: ``(H, W)`` of the network input, pixels.
         feature_size: ``(h, w)`` of the feature map.
         depth_bound: ``(d_min, d_max, step)`` in metres.
         stride: Pixels per feature cell.
@@ -46,7 +45,6 @@ def create_frustum(image_size: Sequence[int], feature_size: Sequence[int], depth
     d = depths.view(-1, 1, 1).expand(-1, h, w)
     v = (stride * (torch.arange(h, dtype=torch.float32) + 0.5) - 0.5).view(1, h, 1).expand_as(d)
     u = (stride * (torch.arange(w, dtype=torch.float32) + 0.5) - 0.5).view(1, 1, w).expand_as(d)
-    del image_size  # the frustum may extend past the image when the encoder pads (e.g. to multiples of 14)
     return torch.stack([u, v, d], dim=-1)
 
 
@@ -144,7 +142,7 @@ class BEVDetLSSViewTransformer(nn.Module):
         self.loss_depth_weight = loss_depth_weight
         feature_size = (-(-self.input_size[0] // downsample), -(-self.input_size[1] // downsample))
         self.feature_size = feature_size
-        frustum = create_frustum(self.input_size, feature_size, self.grid_config['depth'], downsample)
+        frustum = create_frustum(feature_size, self.grid_config['depth'], downsample)
         self.register_buffer('frustum', frustum, persistent=False)
         self.num_depth = frustum.shape[0]
         axes = [self.grid_config[k] for k in ('x', 'y', 'z')]

@@ -43,7 +43,7 @@ def test_frustum_to_bev_inverts_projection_through_augmentation():
 
 
 def test_frustum_cell_centres():
-    f = create_frustum((32, 48), (2, 3), (1.0, 4.0, 1.0), 16)
+    f = create_frustum((2, 3), (1.0, 4.0, 1.0), 16)
     assert f.shape == (3, 2, 3, 3)
     assert f[0, 0, 0].tolist() == [7.5, 7.5, 1.0]
     assert f[2, 1, 2].tolist() == [39.5, 23.5, 3.0]
