@@ -25,7 +25,6 @@ def _copy_tables(src: Path, dst: Path) -> Path:
     return dst
 
 
-@pytest.mark.slow
 def test_create_data_writes_infos_to_out_dir(synthetic_world, tmp_path):
     root = _copy_tables(synthetic_world.nuscenes, tmp_path / 'root')
     out = tmp_path / 'infos'
