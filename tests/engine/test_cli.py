@@ -55,5 +55,15 @@ def test_custom_imports_registers_into_mmdet3d_scope(tmp_path) -> None:
                         "custom_imports = dict(imports=['hybrid_depth'], allow_failed_imports=False)\n")
     cfg = Config.fromfile(str(cfg_file))
     assert cfg.default_scope == 'mmdet3d'
-    from mmengine.registry import RUNNERS
+    from mmengine.registry import DATASETS, METRICS, MODELS, RUNNERS, TRANSFORMS, init_default_scope
     assert RUNNERS.get('HybridDepthRunner') is not None
+    init_default_scope(cfg.default_scope)  # what the Runner does for a stock config
+    for registry, names in ((MODELS, ['HybridEncoder', 'HybridDepthBackbone', 'HybridFineDepthEstimator']),
+                            (DATASETS, ['KittiRawDepthDataset', 'TuSimpleLaneOrderDataset']),
+                            (TRANSFORMS, ['LoadDepthFrames']), (METRICS, ['KittiEigenDepthMetric'])):
+        with registry.switch_scope_and_registry(None) as scoped:  # None: the default scope, as build() does
+            for name in names:
+                assert scoped.get(name) is not None, name
+    from hybrid_depth.models import TINY_ENCODER_KWARGS
+    encoder = MODELS.build(dict(type='HybridEncoder', **TINY_ENCODER_KWARGS))
+    assert type(encoder).__name__ == 'HybridEncoder'
