@@ -47,3 +47,7 @@ model = dict(
                        code_weights=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2]),
         test_cfg=dict(post_center_limit_range=post_center_range, score_threshold=0.0, pre_max_size=1000,
                       post_max_size=500, nms_type='rotate', nms_thr=0.2, nms_rescale_factor=[nms_rescale_factor])))
+
+# mmdet3d's NuScenesMetric, plus a devkit-consistent score (mAP 0, NDS 0) for a result set without any box
+val_evaluator = dict(type='BEVDetNuScenesMetric')
+test_evaluator = dict(type='BEVDetNuScenesMetric')

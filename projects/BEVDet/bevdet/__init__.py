@@ -3,7 +3,8 @@
 Modules, one file per role: ``detector`` (``BEVDet``), ``view_transformer`` (``BEVDetLSSViewTransformer``),
 ``bev_pool`` (pure-PyTorch voxel pooling), ``depth_net`` (``BEVDetDepthNet``, ``BEVDepthCameraAwareDepthNet``),
 ``bev_encoder`` (``BEVDetResNet``, ``BEVDetFPNLSS``), ``image_neck`` (``BEVDetCustomFPN``), ``head``
-(``BEVDetCenterHead``), ``transforms`` and ``frames`` (ego <-> LiDAR boxes).
+(``BEVDetCenterHead``), ``nuscenes_metric`` (``BEVDetNuScenesMetric``), ``transforms`` and ``frames`` (ego <->
+LiDAR boxes).
 """
 from .bev_encoder import BEVDetFPNLSS, BEVDetResNet
 from .bev_pool import bev_pool, bev_pool_index_add, bev_pool_reference, plan_bev_pool, voxel_ranks
@@ -12,6 +13,7 @@ from .detector import BEVDet
 from .frames import ego_to_lidar_boxes, lidar_to_ego_boxes, transform_boxes
 from .head import BEVDetCenterHead, scale_nms
 from .image_neck import BEVDetCustomFPN
+from .nuscenes_metric import BEVDetNuScenesMetric
 from .transforms import (
     BEVDetBEVAugmentation,
     BEVDetLidarBoxesToEgo,
@@ -23,7 +25,8 @@ from .view_transformer import BEVDetLSSViewTransformer
 
 __all__ = [
     'BEVDet', 'BEVDetBEVAugmentation', 'BEVDetCenterHead', 'BEVDetCustomFPN', 'BEVDetDepthNet', 'BEVDetFPNLSS',
-    'BEVDetLSSViewTransformer', 'BEVDetLidarBoxesToEgo', 'BEVDetLoadMultiViewImages', 'BEVDetMultiViewDepthTargets',
+    'BEVDetLSSViewTransformer', 'BEVDetLidarBoxesToEgo', 'BEVDetNuScenesMetric',
+    'BEVDetLoadMultiViewImages', 'BEVDetMultiViewDepthTargets',
     'BEVDetPackInputs', 'BEVDetResNet', 'BEVDepthCameraAwareDepthNet', 'bev_pool', 'bev_pool_index_add',
     'bev_pool_reference', 'ego_to_lidar_boxes', 'lidar_to_ego_boxes', 'plan_bev_pool', 'scale_nms',
     'transform_boxes', 'voxel_ranks'

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from mmdet3d.evaluation.metrics import NuScenesMetric
 from mmdet3d.registry import METRICS
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
+
+from projects.BEVDet.bevdet import BEVDetNuScenesMetric
 
 __all__ = ['FBBEVNuScenesMetric', 'FRPNMaskIoUMetric', 'mask_intersection_union', 'mask_iou_summary']
 
@@ -66,7 +67,7 @@ class FRPNMaskIoUMetric(BaseMetric):
 
 
 @METRICS.register_module()
-class FBBEVNuScenesMetric(NuScenesMetric):
+class FBBEVNuScenesMetric(BEVDetNuScenesMetric):
     """``NuScenesMetric`` (mAP, NDS, TP errors from nuscenes-devkit) plus the FRPN mask IoU.
 
     Arguments: as ``NuScenesMetric``. Adds ``frpn_mask_iou`` and ``frpn_mask_iou_per_sample`` (see
