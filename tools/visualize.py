@@ -71,12 +71,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def ground_truth(info: dict) -> tuple[np.ndarray, np.ndarray]:
-    """GT boxes of a dataset info: (M, 7) LiDAR-frame ``bbox_3d`` and (M,) labels (-1 = ignored class)."""
-    instances = info.get('instances', [])
-    boxes = np.array([inst['bbox_3d'][:7] for inst in instances], dtype=np.float64).reshape(-1, 7)
-    labels = np.array([inst.get('bbox_label_3d', inst.get('bbox_label', -1)) for inst in instances], dtype=np.int64)
-    return boxes, labels
+def ground_truth(dataset, info: dict) -> tuple[np.ndarray, np.ndarray]:
+    """GT boxes of a sample as the dataset parses them.
+
+    mmdet3d's nuScenes infos store gravity centres (``instances[*]['bbox_3d']``); the dataset's
+    ``parse_ann_info`` converts them to bottom centres (``origin=(0.5, 0.5, 0.5)``), which is used here.
+
+    Returns:
+        (M, 7) LiDAR-frame boxes (bottom centre) and (M,) labels (-1: class not in the config).
+    """
+    ann = dataset.parse_ann_info(info)
+    boxes = ann['gt_bboxes_3d']
+    boxes = boxes.tensor.numpy() if hasattr(boxes, 'tensor') else np.asarray(boxes)
+    return boxes.reshape(-1, boxes.shape[-1] if boxes.size else 7)[:, :7].astype(np.float64), \
+        np.asarray(ann['gt_labels_3d'], dtype=np.int64).reshape(-1)
 
 
 def load_lidar_points(info: dict) -> np.ndarray:
@@ -98,14 +106,16 @@ def lidar_to_ego(points: np.ndarray, boxes: np.ndarray, lidar2ego: np.ndarray) -
     return pts, ego_boxes.tensor.numpy()
 
 
-def detection_figure(info: dict, pred_boxes: np.ndarray, pred_labels: np.ndarray, classes: list[str],
-                     cam_width: int = 480, bev_extent: float = 51.2,
+def detection_figure(info: dict, gt_boxes: np.ndarray, gt_labels: np.ndarray, pred_boxes: np.ndarray,
+                     pred_labels: np.ndarray, classes: list[str], cam_width: int = 480, bev_extent: float = 51.2,
                      cameras: tuple[str, ...] = NUSCENES_CAMERAS) -> np.ndarray:
     """One sample's detection figure.
 
     Args:
         info: Dataset info (``dataset.get_data_info``): ``images[cam]`` with ``img_path``, ``cam2img`` and
-            ``lidar2cam``; ``lidar_points`` with ``lidar_path`` and ``lidar2ego``; ``instances`` (GT, LiDAR frame).
+            ``lidar2cam``; ``lidar_points`` with ``lidar_path`` and ``lidar2ego``.
+        gt_boxes: (M, 7+) ground-truth boxes, LiDAR frame, bottom centre (:func:`ground_truth`).
+        gt_labels: (M,) class indices.
         pred_boxes: (K, 7+) predicted boxes, LiDAR frame (already filtered by score).
         pred_labels: (K,) class indices.
         classes: Class names.
@@ -117,7 +127,6 @@ def detection_figure(info: dict, pred_boxes: np.ndarray, pred_labels: np.ndarray
         (2 h, 3 cam_width + 2 h, 3) uint8 RGB, ``h`` the tile height: the camera grid, then the BEV panel
         (ego frame) to its right.
     """
-    gt_boxes, gt_labels = ground_truth(info)
     name = lambda k: classes[k] if 0 <= k < len(classes) else str(k)  # noqa: E731
     groups = [(box_corners(gt_boxes), [name(k) for k in gt_labels], GT_COLOUR),
               (box_corners(pred_boxes), [name(k) for k in pred_labels], PRED_COLOUR)]
@@ -198,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
                     keep = (pred.scores_3d >= args.score_thr).cpu().numpy()
                     boxes = pred.bboxes_3d.tensor.detach().cpu().numpy()[keep]
                     labels = pred.labels_3d.cpu().numpy()[keep]
-                    figure = detection_figure(info, boxes, labels, classes, args.cam_width, args.bev_extent)
+                    gt_boxes, gt_labels = ground_truth(dataset, info)
+                    figure = detection_figure(info, gt_boxes, gt_labels, boxes, labels, classes, args.cam_width,
+                                              args.bev_extent)
                     name = info.get('token', str(done))
                 else:
                     print(f'\nerror: {args.config}: test_step returned {type(out).__name__} without '
