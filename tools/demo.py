@@ -1,4 +1,4 @@
-"""The main job end to end on CPU: synthetic world -> depth pretraining -> export -> BEVDet-hybrid -> test.
+"""The main job end to end on CPU: synthetic world -> depth pretraining -> export -> BEVDet-hybrid -> test -> PNGs.
 
 Run by ``make demo``. Every stage is a call of one of the project's own tools (the commands a user would
 type), so the demo exercises exactly what the README documents. A stage that finished leaves a stamp in
@@ -85,7 +85,14 @@ def build_stages() -> list[Stage]:
               lambda a: _py('tools/test.py', 'configs/demo/bevdet_hybrid_demo.py',
                             _last_checkpoint(a.work_dir / 'bevdet'), '--work-dir', w(a, 'bevdet_test')),
               needs_files=['configs/demo/bevdet_hybrid_demo.py'], after=['bevdet']),
+        Stage('visualize', 'draw BEVDet-hybrid predictions and GT boxes (6 cameras + BEV) as PNGs',
+              lambda a: _py('tools/visualize.py', 'configs/demo/bevdet_hybrid_demo.py',
+                            _last_checkpoint(a.work_dir / 'bevdet'), '--out-dir', w(a, 'vis'), '--num-samples', '4'),
+              needs_files=['tools/visualize.py', 'configs/demo/bevdet_hybrid_demo.py'], after=['bevdet']),
     ]
+
+# Folders of PNGs written by the stages (printed at the end of the demo when they exist).
+PICTURES = (('disparity maps', 'depth_test/disparity'), ('detections', 'vis'))
 
 
 def _stamp(work_dir: Path, name: str) -> Path:
@@ -150,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
             'skipped (unavailable)' if stage.name in skipped else 'done earlier')
         print(f'    {stage.name:<12} {state}')
     print(f'    outputs under {args.work_dir}')
+    for what, folder in PICTURES:
+        pngs = sorted((args.work_dir / folder).glob('*.png'))
+        if pngs:
+            print(f'    {what}: {len(pngs)} PNGs in {args.work_dir / folder}')
     return 0
 
 
