@@ -25,6 +25,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from mmdet3d.structures import Det3DDataSample  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
@@ -141,8 +142,8 @@ def load_points_in_bev(info: dict, meta: dict) -> np.ndarray:
     return transform_points(pts.T[None], T[None])[0].T.numpy()
 
 
-def browse_figure(images: list[np.ndarray], sample, classes: list[str], points: np.ndarray | None = None,
-                  cam_width: int | None = None, bev_extent: float = 51.2,
+def browse_figure(images: list[np.ndarray], sample: Det3DDataSample, classes: list[str],
+                  points: np.ndarray | None = None, cam_width: int | None = None, bev_extent: float = 51.2,
                   cameras: tuple[str, ...] = NUSCENES_CAMERAS) -> np.ndarray:
     """One augmented sample's figure.
 

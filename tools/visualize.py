@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmdet3d.structures import LiDARInstance3DBoxes  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dataset import BaseDataset  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
@@ -71,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def ground_truth(dataset, info: dict) -> tuple[np.ndarray, np.ndarray]:
+def ground_truth(dataset: BaseDataset, info: dict) -> tuple[np.ndarray, np.ndarray]:
     """GT boxes of a sample as the dataset parses them.
 
     mmdet3d's nuScenes infos store gravity centres (``instances[*]['bbox_3d']``); the dataset's
@@ -161,7 +162,7 @@ def depth_figure(output: dict) -> np.ndarray:
     return depth_stack(img, np.asarray(torch.as_tensor(output['pred_disp']).squeeze(0).cpu()), gt)
 
 
-def _dataset_index(dataset, token: str | None, expected: int) -> int:
+def _dataset_index(dataset: BaseDataset, token: str | None, expected: int) -> int:
     """Index of the sample with ``token`` (test loaders are sequential, so normally ``expected``)."""
     if token is None or dataset.get_data_info(expected).get('token') == token:
         return expected
