@@ -94,7 +94,8 @@ class HybridLSSDepthNet(nn.Module):
         if checkpoint:
             self.missing_from_checkpoint = (
                 load_exported_weights(self.prompt_bank, checkpoint, 'depth_branch.prompt_bank.')
-                + load_exported_weights(self.decoder, checkpoint, 'depth_branch.decoder.'))
+                + load_exported_weights(self.decoder, checkpoint, 'depth_branch.decoder.',
+                                        ignore=('heads.[123].*',)))  # the depth model's coarser scales
 
     def decoder_depth(self, levels: Sequence[torch.Tensor], image_size: tuple[int, int]) -> torch.Tensor:
         """Pretrained depth on the level grid.

@@ -57,9 +57,11 @@ def _export(tmp_path: Path, seed: int = 1) -> tuple[Path, dict]:
     torch.manual_seed(seed)
     encoder = HybridEncoder(**{**hybrid_depth.models.TINY_ENCODER_KWARGS})
     branch = MODELS.build(_depth_branch_cfg())
+    # the depth model's decoder predicts 4 scales (the branch keeps only the finest head)
+    decoder = MODELS.build(dict(_depth_branch_cfg()['decoder'], in_channels=64 + 8, num_scales=4))
     depth_model = {**{f'encoder.{k}': v for k, v in encoder.state_dict().items()},
                    **{f'prompt_bank.{k}': v for k, v in branch.prompt_bank.state_dict().items()},
-                   **{f'decoder.{k}': v for k, v in branch.decoder.state_dict().items()},
+                   **{f'decoder.{k}': v for k, v in decoder.state_dict().items()},
                    'pose_net.conv.weight': torch.zeros(1)}
     converted, dropped, unmapped = convert_state_dict(depth_model)
     assert dropped == ['pose_net.conv.weight'] and not unmapped
@@ -82,7 +84,9 @@ def test_backbone_loads_export(tmp_path):
 
 def test_depth_branch_starts_from_pretrained_depth(tmp_path):
     path, depth_model = _export(tmp_path)
+    assert 'decoder.heads.3.conv3.weight' in depth_model
     branch = MODELS.build(_depth_branch_cfg(checkpoint=str(path)))
+    assert branch.missing_from_checkpoint == []
     for name, value in branch.decoder.state_dict().items():
         torch.testing.assert_close(value, depth_model[f'decoder.{name}'])
     assert float(branch.prior_weight) == 1.0
