@@ -123,6 +123,21 @@ def test_segment_crossing_near_plane_is_clipped():
             np.testing.assert_allclose(seg[1], to_image(corners[j][None])[0][0], atol=1e-6)
 
 
+def test_bev_panel_puts_forward_up_and_left_left():
+    from hybrid_depth.visualization import bev_panel
+    colour = (0, 0, 255)
+    ahead = bev_panel(200, 50.0, boxes=[(np.array([[30.0, 0, 0, 4, 2, 1.5, 0]]), colour)])
+    left = bev_panel(200, 50.0, boxes=[(np.array([[0.0, 30, 0, 4, 2, 1.5, 0]]), colour)])
+    blue = lambda img: np.nonzero(img[..., 2].astype(int) - img[..., :2].max(-1) > 100)  # noqa: E731
+    rows, cols = blue(ahead)
+    assert rows.max() < 100 and abs(cols.mean() - 99.5) < 3  # +x: above the centre (1 px = 0.5 m: row 40)
+    assert abs(rows.mean() - 40) < 3
+    rows, cols = blue(left)
+    assert cols.max() < 100 and abs(rows.mean() - 99.5) < 3  # +y: left of the centre
+    points = bev_panel(200, 50.0, points=np.array([[-25.0, -25.0, 0.0]]))
+    assert (points[150, 150] != points[0, 0]).any()  # behind-right point drawn at (row 150, col 150)
+
+
 @pytest.fixture(scope='module')
 def nuscenes_test_dataset(synthetic_world, synthetic_nuscenes_infos):
     from mmengine.registry import init_default_scope
