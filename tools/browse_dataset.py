@@ -48,7 +48,7 @@ from hybrid_depth.visualization import (  # noqa: E402
     write_png,
 )
 from projects.BEVDet.bevdet.transforms import NUSCENES_CAMERAS  # noqa: E402
-from projects.FBBEV.fbbev.pillar_projection import bev_to_image  # noqa: E402
+from projects.BEVDet.bevdet.view_transformer import bev_to_image  # noqa: E402
 
 SPLITS = ('train', 'val', 'test')
 
@@ -99,7 +99,7 @@ def augmented_projector(meta: dict, cam: int) -> Projector:
 
     Returns:
         A ``Projector``: (P, 3) points in the augmented ego frame -> ``(u', v')`` pixels of the network input
-        and camera depth (FB-BEV's ``bev_to_image``, the inverse of BEVDet's ``frustum_to_bev``).
+        and camera depth (``bev_to_image``, the inverse of BEVDet's ``frustum_to_bev``).
     """
     mats = {k: torch.as_tensor(np.asarray(meta[k], dtype=np.float64))[None, cam:cam + 1]
             for k in ('cam2img', 'cam2ego', 'post_rots', 'post_trans')}  # (1, 1, ...)

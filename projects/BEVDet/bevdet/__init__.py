@@ -21,13 +21,14 @@ from .transforms import (
     BEVDetMultiViewDepthTargets,
     BEVDetPackInputs,
 )
-from .view_transformer import BEVDetLSSViewTransformer
+from .view_transformer import BEVDetLSSViewTransformer, bev_to_image, frustum_to_bev
 
 __all__ = [
     'BEVDet', 'BEVDetBEVAugmentation', 'BEVDetCenterHead', 'BEVDetCustomFPN', 'BEVDetDepthNet', 'BEVDetFPNLSS',
     'BEVDetLSSViewTransformer', 'BEVDetLidarBoxesToEgo', 'BEVDetNuScenesMetric',
     'BEVDetLoadMultiViewImages', 'BEVDetMultiViewDepthTargets',
     'BEVDetPackInputs', 'BEVDetResNet', 'BEVDepthCameraAwareDepthNet', 'bev_pool', 'bev_pool_index_add',
-    'bev_pool_reference', 'ego_to_lidar_boxes', 'lidar_to_ego_boxes', 'plan_bev_pool', 'scale_nms',
+    'bev_pool_reference', 'bev_to_image', 'frustum_to_bev', 'ego_to_lidar_boxes', 'lidar_to_ego_boxes',
+    'plan_bev_pool', 'scale_nms',
     'transform_boxes', 'voxel_ranks'
 ]

@@ -21,7 +21,7 @@ from torch import nn
 
 from .bev_pool import bev_pool, plan_bev_pool, voxel_ranks
 
-__all__ = ['BEVDetLSSViewTransformer', 'create_frustum', 'frustum_to_bev', 'camera_params_vector',
+__all__ = ['BEVDetLSSViewTransformer', 'bev_to_image', 'create_frustum', 'frustum_to_bev', 'camera_params_vector',
            'depth_targets_to_bins']
 
 
@@ -70,6 +70,34 @@ def frustum_to_bev(frustum: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.
     combine = cam2ego[..., :3, :3] @ torch.inverse(cam2img)  # (B, N, 3, 3)
     pts = torch.einsum('bnij,bndhwj->bndhwi', combine, pts) + cam2ego[..., :3, 3].view(b, n, 1, 1, 1, 3)
     return torch.einsum('bij,bndhwj->bndhwi', bda, pts)
+
+
+def bev_to_image(points: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.Tensor, post_rots: torch.Tensor,
+                 post_trans: torch.Tensor, bda: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Project BEV-frame points into every camera's augmented image: the exact inverse of :func:`frustum_to_bev`.
+
+    Args:
+        points: (B, P, 3) points in the BEV (augmented ego) frame, metres.
+        cam2img: (B, N, 3, 3) intrinsics of the original image.
+        cam2ego: (B, N, 4, 4) camera -> ego transform.
+        post_rots: (B, N, 3, 3) image augmentation rotation/scale (``p_aug = post_rot @ p + post_tran``).
+        post_trans: (B, N, 3) image augmentation translation, pixels.
+        bda: (B, 3, 3) BEV augmentation applied to ego points.
+
+    Returns:
+        ``(uv, depth)``: (B, N, P, 2) pixel coordinates ``(u', v')`` in the augmented image (pixel centres at
+        integers) and (B, N, P) depth along the camera's optical axis, metres (<= 0 behind the camera; ``uv``
+        is then meaningless).
+    """
+    ego = torch.einsum('bij,bpj->bpi', torch.inverse(bda), points)  # (B, P, 3) un-augmented ego frame
+    ego2cam = torch.inverse(cam2ego)  # (B, N, 4, 4)
+    cam = torch.einsum('bnij,bpj->bnpi', ego2cam[..., :3, :3], ego) + ego2cam[:, :, None, :3, 3]  # (B, N, P, 3)
+    img = torch.einsum('bnij,bnpj->bnpi', cam2img, cam)  # (B, N, P, 3) = (u d, v d, d)
+    depth = img[..., 2]
+    safe = torch.where(depth.abs() > 1e-5, depth, torch.full_like(depth, 1e-5))
+    uvd = torch.cat([img[..., :2] / safe[..., None], depth[..., None]], dim=-1)  # (u, v, d)
+    aug = torch.einsum('bnij,bnpj->bnpi', post_rots, uvd) + post_trans[:, :, None, :]
+    return aug[..., :2], depth
 
 
 def camera_params_vector(cam2img: torch.Tensor, cam2ego: torch.Tensor, post_rots: torch.Tensor,

@@ -1,4 +1,5 @@
-"""Geometry of FB-BEV's backward projection: pillar reference points and their projection into the cameras.
+"""Geometry of FB-BEV's backward projection: pillar reference points, their projection into the cameras
+(``bev_to_image``, defined next to the lift it inverts in BEVDet's view transformer) and depth consistency.
 
 Pure functions of tensors (no modules, no device calls). Frames follow BEVDet's view transformer
 (:func:`projects.BEVDet.bevdet.view_transformer.frustum_to_bev`), whose forward chain we invert here:
@@ -16,6 +17,8 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+
+from projects.BEVDet.bevdet.view_transformer import bev_to_image  # noqa: F401  (the inverse of the LSS lift)
 
 __all__ = ['bev_cell_centers', 'pillar_reference_points', 'bev_to_image', 'normalize_pixels',
            'depth_bin_one_hot', 'sample_depth_consistency', 'sample_depth_consistency_reference']
@@ -61,34 +64,6 @@ def pillar_reference_points(x_bound: Sequence[float], y_bound: Sequence[float], 
     xy = xy[:, :, None, :].expand(ny, nx, num_heights, 2)
     z = zs.view(1, 1, -1, 1).expand(ny, nx, num_heights, 1)
     return torch.cat([xy, z], dim=-1)
-
-
-def bev_to_image(points: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.Tensor, post_rots: torch.Tensor,
-                 post_trans: torch.Tensor, bda: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Project BEV-frame points into every camera's augmented image.
-
-    Args:
-        points: (B, P, 3) points in the BEV (augmented ego) frame, metres.
-        cam2img: (B, N, 3, 3) intrinsics of the original image.
-        cam2ego: (B, N, 4, 4) camera -> ego transform.
-        post_rots: (B, N, 3, 3) image augmentation rotation/scale (``p_aug = post_rot @ p + post_tran``).
-        post_trans: (B, N, 3) image augmentation translation, pixels.
-        bda: (B, 3, 3) BEV augmentation applied to ego points.
-
-    Returns:
-        ``(uv, depth)``: (B, N, P, 2) pixel coordinates ``(u', v')`` in the augmented image (pixel centres at
-        integers) and (B, N, P) depth along the camera's optical axis, metres (<= 0 behind the camera; ``uv``
-        is then meaningless).
-    """
-    ego = torch.einsum('bij,bpj->bpi', torch.inverse(bda), points)  # (B, P, 3) un-augmented ego frame
-    ego2cam = torch.inverse(cam2ego)  # (B, N, 4, 4)
-    cam = torch.einsum('bnij,bpj->bnpi', ego2cam[..., :3, :3], ego) + ego2cam[:, :, None, :3, 3]  # (B, N, P, 3)
-    img = torch.einsum('bnij,bnpj->bnpi', cam2img, cam)  # (B, N, P, 3) = (u d, v d, d)
-    depth = img[..., 2]
-    safe = torch.where(depth.abs() > 1e-5, depth, torch.full_like(depth, 1e-5))
-    uvd = torch.cat([img[..., :2] / safe[..., None], depth[..., None]], dim=-1)  # (u, v, d)
-    aug = torch.einsum('bnij,bnpj->bnpi', post_rots, uvd) + post_trans[:, :, None, :]
-    return aug[..., :2], depth
 
 
 def normalize_pixels(uv: torch.Tensor, extent: Sequence[int]) -> torch.Tensor:
