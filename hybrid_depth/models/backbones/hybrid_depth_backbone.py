@@ -37,7 +37,9 @@ class HybridDepthBackbone(BaseModule):
     Args:
         preset: ``'rn50_vitb14'`` (the paper's CLIP RN50 + DINOv2 ViT-B/14, 4 x 1024 ch) or ``'tiny'``
             (random-init 4 x 64 ch, for tests and demos).
-        encoder: Keyword overrides of the preset's ``HybridEncoder`` arguments (e.g. ``clip_pretrained=None``).
+        encoder: Keyword overrides of the preset's ``HybridEncoder`` arguments (e.g. ``clip_pretrained=None``;
+            the speed-ups ``autocast``, ``channels_last``, ``fused_attn``, ``fused_preprocess`` are on by default,
+            see ``benchmarks/backbone_latency.py``).
         out_indices: Levels returned (0-3).
         out_strides: Stride per returned level, or ``None`` for the native 1/14 grid.
         frozen: fnmatch patterns over the encoder's parameter names to freeze (``'dino.*'``,

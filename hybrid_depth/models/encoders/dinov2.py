@@ -52,14 +52,19 @@ class DinoV2Tower(nn.Module):
     Args:
         model: A timm ``VisionTransformer`` built with ``dynamic_img_size=True``.
         indices: 0-based block indices ([2, 5, 8, 11] for ViT-B/14); blocks after the last one are removed.
+        fused_attn: Attention through ``F.scaled_dot_product_attention`` (fused flash kernels on CPU and
+            CUDA) in every block, whatever timm's ``TIMM_FUSED_ATTN`` default says; ``False``: timm's explicit
+            ``softmax(q k^T) v`` (same values up to rounding, slower).
     """
 
-    def __init__(self, model: nn.Module, indices: Sequence[int] = (2, 5, 8, 11)) -> None:
+    def __init__(self, model: nn.Module, indices: Sequence[int] = (2, 5, 8, 11), fused_attn: bool = True) -> None:
         super().__init__()
         self.indices = tuple(int(i) for i in indices)
         if max(self.indices) >= len(model.blocks):
             raise ValueError(f'block index {max(self.indices)} out of range for {len(model.blocks)} blocks')
         model.prune_intermediate_layers(list(self.indices), prune_norm=False, prune_head=True)
+        for block in model.blocks:
+            block.attn.fused_attn = fused_attn
         self.model = model
         self.patch_size = model.patch_embed.patch_size[0]
         self.feature_info = [{'num_chs': model.embed_dim, 'reduction': self.patch_size,

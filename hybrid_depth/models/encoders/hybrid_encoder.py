@@ -8,9 +8,15 @@ the concatenation ``[DINO block i || aligned CLIP level i]`` (768 + 256 = 1024 c
 Differences from the official code (which hard-codes 224x672 and feeds both towers the same normalised image):
 any H x W (input zero-padded at the bottom/right to a multiple of 14 after normalisation, DINOv2 position
 embeddings interpolated to the grid), and CLIP / ImageNet normalisation for the respective towers.
+
+Speed (``benchmarks/backbone_latency.py``): both towers' inputs are normalised and padded in one pass, the CLIP
+ResNet runs in channels-last memory format, DINOv2 uses fused SDPA attention (all three give the reference's
+values), and both towers run under bf16 autocast where the hardware has native bf16 (outputs in fp32; see
+:mod:`.precision`).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Sequence
 
@@ -22,6 +28,7 @@ from torch import nn
 
 from .clip_towers import ClipVisualTower, build_open_clip, pad_to_multiple
 from .dinov2 import DinoV2Tower, build_dinov2
+from .precision import AUTOCAST_MODES, autocast_dtype
 
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TINY_CLIP_CFG', 'TINY_DINO_KWARGS', 'TINY_ENCODER_KWARGS',
            'HybridEncoder',            'hybrid_encoder_rn50_vitb14', 'hybrid_encoder_tiny']
@@ -51,6 +58,15 @@ class HybridEncoder(nn.Module):
         cache_dir: Cache directory used to resolve weight tags (default: the libraries' caches).
         norm_eval: Keep the CLIP tower's BatchNorm layers in eval mode (frozen running statistics) while
             training, as mmdet backbones do for small batches.
+        autocast: ``'auto'``: run both towers and the align convs under bf16 autocast on CUDA devices with
+            bf16 and CPUs with native bf16 (AVX512-BF16 / AMX), fp32 elsewhere; ``'bf16'``: always; ``None``:
+            fp32. Weights and returned maps stay fp32, so training is plain mixed precision.
+        channels_last: Run the CLIP ResNet tower in channels-last memory format (same values; oneDNN / cuDNN
+            convolutions skip their layout reorders). The ``'clip'`` maps are then channels-last.
+        fused_attn: Fused SDPA attention in the DINOv2 blocks (see :class:`DinoV2Tower`).
+        fused_preprocess: Normalise and zero-pad the input for both towers in one pass, writing straight into
+            the padded (and, with ``channels_last``, channels-last) tower inputs; ``False``: the reference
+            (normalise, pad, convert per tower). Same values either way.
     """
 
     def __init__(self, clip_model: str = 'RN50', clip_pretrained: str | None = 'openai',
@@ -58,15 +74,22 @@ class HybridEncoder(nn.Module):
                  dino_model: str = 'vit_base_patch14_dinov2', dino_pretrained: str | None = 'lvd142m',
                  dino_kwargs: dict | None = None, dino_indices: Sequence[int] = (2, 5, 8, 11),
                  clip_align_channels: int = 256, cache_dir: str | None = None,
-                 norm_eval: bool = False) -> None:
+                 norm_eval: bool = False, autocast: str | None = 'auto', channels_last: bool = True,
+                 fused_attn: bool = True, fused_preprocess: bool = True) -> None:
         super().__init__()
         self.norm_eval = norm_eval
         if len(dino_indices) != 4:
             raise ValueError(f'dino_indices must name 4 blocks, got {dino_indices}')
+        if autocast not in AUTOCAST_MODES:
+            raise ValueError(f'autocast must be one of {AUTOCAST_MODES}, got {autocast!r}')
+        self.autocast = autocast
+        self.fused_preprocess = fused_preprocess
         clip = build_open_clip(clip_model, clip_pretrained, clip_model_cfg, cache_dir)
         self.clip = ClipVisualTower(clip.visual, clip_vit_indices)
+        self.clip_memory_format = (torch.channels_last if channels_last and not self.clip.is_vit
+                                   else torch.contiguous_format)
         dino = build_dinov2(dino_model, dino_pretrained, dino_kwargs, cache_dir)
-        self.dino = DinoV2Tower(dino, dino_indices)
+        self.dino = DinoV2Tower(dino, dino_indices, fused_attn=fused_attn)
         self.patch_size = self.dino.patch_size
         self.align = nn.ModuleList([
             nn.Identity() if info['num_chs'] == clip_align_channels
@@ -95,6 +118,39 @@ class HybridEncoder(nn.Module):
         p = self.patch_size
         return -(-height // p), -(-width // p)
 
+    def preprocess(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tower inputs: ``img`` normalised per tower, zero-padded at the bottom/right to a multiple of 14.
+
+        Args:
+            img: (B, 3, H, W) RGB in [0, 1].
+
+        Returns:
+            CLIP input and DINOv2 input, each (B, 3, 14 h, 14 w) with ``h, w = grid_size(H, W)``; the CLIP
+            input in the CLIP tower's memory format.
+        """
+        if not self.fused_preprocess or (img.requires_grad and torch.is_grad_enabled()):  # out= has no autograd
+            return self.preprocess_reference(img)
+        b, c, height, width = img.shape
+        h, w = self.grid_size(height, width)
+        padded = []
+        for mean, std, fmt in ((self.clip_mean, self.clip_std, self.clip_memory_format),
+                               (self.dino_mean, self.dino_std, torch.contiguous_format)):
+            out = torch.empty(b, c, h * self.patch_size, w * self.patch_size, dtype=img.dtype, device=img.device,
+                              memory_format=fmt)
+            out[..., height:, :] = 0
+            out[..., :height, width:] = 0
+            inner = out[..., :height, :width]
+            torch.sub(img, mean, out=inner)  # the same two ops as the reference, written in place
+            inner.div_(std)
+            padded.append(out)
+        return padded[0], padded[1]
+
+    def preprocess_reference(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reference for :meth:`preprocess`: normalise, pad and convert the memory format, per tower."""
+        clip_in = pad_to_multiple((img - self.clip_mean) / self.clip_std, self.patch_size)
+        dino_in = pad_to_multiple((img - self.dino_mean) / self.dino_std, self.patch_size)
+        return clip_in.contiguous(memory_format=self.clip_memory_format), dino_in
+
     def forward_intermediates(self, img: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         """Tower outputs and the fused levels.
 
@@ -103,16 +159,27 @@ class HybridEncoder(nn.Module):
 
         Returns:
             Dict with ``'clip'`` (4 maps at the CLIP strides of the padded image), ``'dino'`` (4 maps
-            (B, dino_dim, h, w)) and ``'fused'`` (4 maps (B, out_channels, h, w)), ``h, w = grid_size(H, W)``.
+            (B, dino_dim, h, w)) and ``'fused'`` (4 maps (B, out_channels, h, w)), ``h, w = grid_size(H, W)``;
+            fp32 when the encoder's own autocast ran (otherwise the dtype of any outer autocast).
         """
         # both towers see the same zero-padded extent (zero = the tower's mean colour after normalisation)
-        clip_feats = self.clip(pad_to_multiple((img - self.clip_mean) / self.clip_std, self.patch_size))
-        dino_feats = self.dino((img - self.dino_mean) / self.dino_std)
-        fused = []
-        for align, c, d in zip(self.align, clip_feats, dino_feats):
-            c = align(F.interpolate(c, size=d.shape[-2:], mode='nearest'))
-            fused.append(torch.cat([d, c], dim=1))
-        return {'clip': clip_feats, 'dino': dino_feats, 'fused': fused}
+        clip_in, dino_in = self.preprocess(img)
+        dtype = autocast_dtype(self.autocast, img.device)
+        # no context when fp32 (an outer autocast, e.g. mmengine's AmpOptimWrapper, still applies); no cast cache:
+        # every weight is used once per forward, caching would only hold its bf16 copy until the end
+        context = (torch.autocast(img.device.type, dtype=dtype, cache_enabled=False) if dtype is not None
+                   else contextlib.nullcontext())
+        with context:
+            clip_feats = self.clip(clip_in)
+            dino_feats = self.dino(dino_in)
+            fused = []
+            for align, c, d in zip(self.align, clip_feats, dino_feats):
+                c = align(F.interpolate(c, size=d.shape[-2:], mode='nearest'))
+                fused.append(torch.cat([d, c.to(d.dtype)], dim=1))
+        out = {'clip': clip_feats, 'dino': dino_feats, 'fused': fused}
+        if dtype is None:
+            return out
+        return {k: [t.float() for t in v] for k, v in out.items()}
 
     def forward(self, img: torch.Tensor) -> list[torch.Tensor]:
         """Encode an image.
