@@ -42,7 +42,7 @@ def autocast_dtype(mode: str | None, device: torch.device) -> torch.dtype | None
     if mode == 'bf16':
         return torch.bfloat16
     if device.type == 'cuda':
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else None  # Ampere+
     if device.type == 'cpu':
         return torch.bfloat16 if cpu_has_native_bf16() else None
     return None
