@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--methods', nargs='+', default=None,
+                        help='methods to measure (default: all); the reference cumsum is always measured')
     parser.add_argument('--memory-of', help=argparse.SUPPRESS)  # internal: one CPU memory measurement
     args = parser.parse_args(argv)
     if args.memory_of:
@@ -205,8 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     device = torch.device(args.device)
     depth, feat, fns = setup(args.batch, device)
+    if args.methods:
+        unknown = sorted(set(args.methods) - set(fns))
+        if unknown:
+            parser.error(f'unknown method(s) {unknown}; choose from {sorted(fns)}')
+        fns = {name: fn for name, fn in fns.items() if name in args.methods or name == 'cumsum'}
     ranks, f, d, r = nuscenes_like_geometry(args.batch, device)
-    ref = fns['index_add'](depth, feat)
+    ref = fns['cumsum'](depth, feat)
     for name, fn in fns.items():  # all methods compute the same thing
         torch.testing.assert_close(fn(depth, feat), ref, rtol=1e-4, atol=1e-4, msg=f'{name} differs')
     inside = int((ranks < r).sum())
