@@ -1,12 +1,15 @@
 # CPU demo of configs/bevdet_hybrid.py on the synthetic nuScenes (v1.0-mini layout), shrunk only:
 # tiny hybrid encoder (random init), 128x352 input, 1.6 m BEV cells (64x64), 2 m depth bins, narrow BEV
-# encoder and head, batch 2, short schedule without EMA. mmengine cannot patch one list element from a config
+# encoder and head, batch 2, 24-epoch schedule without EMA. mmengine cannot patch one list element from a config
 # file, so the two pipelines are restated with only `final_size` changed (a test checks they match the base).
 #   python tools/make_synthetic.py --out-dir data/synthetic --preset small --formats nuscenes
 #   python tools/create_data.py nuscenes --root-path data/synthetic/nuscenes --out-dir data/synthetic/nuscenes \
 #       --version v1.0-mini
-#   python tools/train.py configs/demo/bevdet_hybrid_demo.py
-#   python tools/test.py configs/demo/bevdet_hybrid_demo.py work_dirs/bevdet_hybrid_demo/epoch_12.pth
+#   python tools/train.py configs/demo/bevdet_hybrid_demo.py     # random init, or from the depth demo's export
+#   (python tools/export_backbone.py <depth_fine_kitti checkpoint> export.pth, then add --cfg-options
+#    model.img_backbone.checkpoint=export.pth model.img_view_transformer.depth_net.checkpoint=export.pth;
+#    the depth branch here has the depth demo's decoder and tokens, so both load; make demo does this)
+#   python tools/test.py configs/demo/bevdet_hybrid_demo.py work_dirs/bevdet_hybrid_demo/epoch_24.pth
 _base_ = ['../bevdet_hybrid.py']
 
 data_root = 'data/synthetic/nuscenes/'
@@ -66,8 +69,8 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=12, T_max=12, eta_min=1e-5),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=24, T_max=24, eta_min=1e-5),
 ]
-train_cfg = dict(max_epochs=12, val_interval=12)
+train_cfg = dict(max_epochs=24, val_interval=24)
 custom_hooks = []
-default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=12, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=24, max_keep_ckpts=1))

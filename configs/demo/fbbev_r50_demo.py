@@ -3,7 +3,7 @@
 # (128x352 input, 1.6 m BEV cells, narrow BEV encoder, head and backward projection, batch 2, 12 epochs).
 # The two pipelines are restated with only `final_size` changed (a test checks they match the base).
 #   python tools/train.py configs/demo/fbbev_r50_demo.py
-#   python tools/test.py configs/demo/fbbev_r50_demo.py work_dirs/fbbev_r50_demo/epoch_12.pth
+#   python tools/test.py configs/demo/fbbev_r50_demo.py work_dirs/fbbev_r50_demo/epoch_24.pth
 _base_ = ['../fbbev_r50.py']
 
 data_root = 'data/synthetic/nuscenes/'
@@ -59,8 +59,8 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=12, T_max=12, eta_min=1e-5),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=24, T_max=24, eta_min=1e-5),
 ]
-train_cfg = dict(max_epochs=12, val_interval=12)
+train_cfg = dict(max_epochs=24, val_interval=24)
 custom_hooks = []
-default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=12, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=24, max_keep_ckpts=1))

@@ -44,7 +44,7 @@ def test_fbbev_is_bevdet_plus_the_fb_bev_parts(fbbev, bevdet):
     for key in ('train_dataloader', 'val_dataloader', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
         assert a[key] == b[key], key
     eval_a, eval_b = a.val_evaluator.to_dict(), b.val_evaluator.to_dict()
-    assert eval_a.pop('type') == 'FBBEVNuScenesMetric' and eval_b.pop('type') == 'NuScenesMetric'
+    assert eval_a.pop('type') == 'FBBEVNuScenesMetric' and eval_b.pop('type') == 'BEVDetNuScenesMetric'
     assert eval_a == eval_b
 
 
