@@ -175,7 +175,7 @@ class HybridEncoder(nn.Module):
             fused = []
             for align, c, d in zip(self.align, clip_feats, dino_feats):
                 c = align(F.interpolate(c, size=d.shape[-2:], mode='nearest'))
-                fused.append(torch.cat([d, c.to(d.dtype)], dim=1))
+                fused.append(torch.cat([d, c], dim=1))  # mixed dtypes under autocast promote to the wider
         out = {'clip': clip_feats, 'dino': dino_feats, 'fused': fused}
         if dtype is None:
             return out
