@@ -13,6 +13,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -117,6 +118,32 @@ def run_stage(stage: Stage, args: argparse.Namespace) -> float:
     return time.perf_counter() - start
 
 
+# (stage, label, [(metric key suffix, printed name)]) of the final summary
+METRICS = [
+    ('depth_test', 'KITTI Eigen (fine depth)', [('abs_rel', 'abs_rel'), ('sq_rel', 'sq_rel'), ('/rmse', 'rmse'),
+                                                ('/a1', 'a1')]),
+    ('bevdet_test', 'nuScenes (BEVDet-hybrid)', [('/mAP', 'mAP'), ('/NDS', 'NDS'), ('car_AP_dist_1.0', 'car AP@1m'),
+                                                 ('car_AP_dist_2.0', 'car AP@2m'), ('car_AP_dist_4.0', 'car AP@4m')]),
+]
+
+
+def metric_summary(work_dir: Path) -> list[str]:
+    """One line per test stage with its headline metrics, read from mmengine's JSON log of the newest run."""
+    lines = []
+    for stage, label, keys in METRICS:
+        logs = sorted((work_dir / stage).glob('*/*.json'))
+        if not logs:
+            continue
+        last = json.loads(logs[-1].read_text().strip().splitlines()[-1])
+        values = []
+        for suffix, name in keys:
+            found = [v for k, v in last.items() if k.endswith(suffix)]
+            if found:
+                values.append(f'{name} {found[0]:.4f}')
+        lines.append(f'{label}: ' + ', '.join(values))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--work-dir', type=Path, default=Path('work_dirs/demo'))
@@ -161,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             'skipped (unavailable)' if stage.name in skipped else 'done earlier')
         print(f'    {stage.name:<12} {state}')
     print(f'    outputs under {args.work_dir}')
+    for line in metric_summary(args.work_dir):
+        print(f'    {line}')
     for what, folder in PICTURES:
         pngs = sorted((args.work_dir / folder).glob('*.png'))
         if pngs:
