@@ -33,6 +33,7 @@ def test_demo_stages_chain_the_project_tools():
     stages = demo.build_stages()
     names = [s.name for s in stages]
     assert names[:3] == ['data', 'depth_coarse', 'depth_fine'] and names.index('export') < names.index('bevdet')
+    assert [s.name for s in stages if s.optional] == ['fbbev', 'fbbev_test', 'fbbev_visualize']
     for stage in stages:
         for path in stage.needs_files:
             assert (ROOT / path).is_file(), (stage.name, path)
