@@ -6,10 +6,18 @@ Its (scale-free, self-supervised) depth becomes a prior over the LSS depth bins,
 
     ``logits_k = w * max(-0.5 ((d_k - s * depth) / sigma)^2, -20) + residual_k``,
 
-with a learned log-scale ``s`` (monocular depth has no metric scale), a learned width ``sigma``, a learned
+with a learned log-scale ``s`` (monocular depth has no metric scale; see below), a learned width ``sigma``, a learned
 prior weight ``w`` (1 when pretrained weights are loaded, else 0: a random decoder is no prior) and a
 residual conv over ``[last level || token logits]`` that is zero at initialisation: the untrained detector
 starts from the pretrained depth. Context features come from a conv on the last level.
+
+Metric scale: a self-supervised depth model predicts depth up to an unknown scale (the Eigen evaluation
+median-scales every image for that reason); the exported demo model, for instance, predicts about 0.2 where the
+LiDAR says 6 m. Started at ``s = 1`` the prior would put all mass in the first bin, and the clamp makes the
+gradient of ``s`` vanish exactly where it is wrong. So on its first training step with LiDAR targets the branch
+sets ``s`` by median scaling, ``s = median(d_lidar / depth)`` over the feature cells with a return
+(:meth:`calibrate_scale`, called by the view transformer's depth loss); ``s`` is learned from there on. The
+buffer ``scale_calibrated`` (saved in checkpoints) makes this happen once per training run, not on resume.
 Weights: ``checkpoint`` = the output of ``tools/export_backbone.py`` (``depth_branch.prompt_bank.*`` and
 ``depth_branch.decoder.*``).
 """
@@ -80,6 +88,8 @@ class HybridLSSDepthNet(nn.Module):
                              f'{depth_channels}')
         self.register_buffer('bin_depths', bins, persistent=False)
         self.log_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
+        self.register_buffer('scale_calibrated', torch.tensor(False))
+        self._uncalibrated_depth: torch.Tensor | None = None
         self.log_sigma = nn.Parameter(torch.tensor(math.log(init_sigma_bins * step)))
         self.prior_weight = nn.Parameter(torch.tensor(1.0 if checkpoint else 0.0))
         self.residual = nn.Sequential(
@@ -129,7 +139,36 @@ class HybridLSSDepthNet(nn.Module):
         if images is None:
             raise ValueError('HybridLSSDepthNet needs the network input size (images)')
         levels = self.prompt_bank(feats)  # 4 x (BN, C + N, h, w)
-        depth = self.decoder_depth(levels, tuple(images.shape[-2:])) * self.log_scale.exp()
+        depth = self.decoder_depth(levels, tuple(images.shape[-2:]))
+        self._uncalibrated_depth = depth.detach() if self.training and not bool(self.scale_calibrated) else None
+        depth = depth * self.log_scale.exp()
         prior = depth_bin_prior(depth, self.bin_depths, self.log_sigma.exp())
         logits = self.prior_weight * prior + self.residual(levels[-1])
         return logits, self.context(feats[-1])
+
+    @torch.no_grad()
+    def calibrate_scale(self, lidar_depth: torch.Tensor) -> float | None:
+        """Median scaling of the prior, once: ``log_scale = log(median(lidar_depth / decoder depth))``.
+
+        Args:
+            lidar_depth: (BN, h, w) metric LiDAR depth per feature cell of the last training forward (the
+                nearest return in the cell; 0 or non-finite where there is none), camera frame, metres.
+
+        Returns:
+            The scale set, or ``None`` when nothing was done (already calibrated, not training, no valid cell).
+        """
+        depth = self._uncalibrated_depth
+        if bool(self.scale_calibrated) or depth is None:
+            return None
+        depth = depth[:, 0]
+        if depth.shape != lidar_depth.shape:
+            raise ValueError(f'LiDAR cells {tuple(lidar_depth.shape)} do not match the depth cells '
+                             f'{tuple(depth.shape)}')
+        valid = torch.isfinite(lidar_depth) & (lidar_depth > 0) & (depth > 0)
+        if not bool(valid.any()):
+            return None
+        scale = float((lidar_depth[valid] / depth[valid]).median())
+        self.log_scale.fill_(math.log(scale))
+        self.scale_calibrated.fill_(True)
+        self._uncalibrated_depth = None
+        return scale

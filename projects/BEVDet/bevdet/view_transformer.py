@@ -8,7 +8,9 @@ BEV augmentation ``bda`` (identity at test time). The BEV grid is therefore in t
 
 BEVDepth variant: with ``loss_depth_weight > 0`` the predicted depth distribution is supervised by LiDAR
 depth maps projected into the augmented images (``gt_depth``, see ``BEVDetMultiViewDepthTargets``): the
-minimum valid depth per feature cell becomes a one-hot bin, BCE on cells with a LiDAR return.
+minimum valid depth per feature cell becomes a one-hot bin, BCE on cells with a LiDAR return. A depth net with a
+``calibrate_scale`` method (``HybridLSSDepthNet``: a monocular prior of unknown scale) gets those per-cell depths
+on the first training step, to median-scale its prior.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from torch import nn
 from .bev_pool import bev_pool, plan_bev_pool, voxel_ranks
 
 __all__ = ['BEVDetLSSViewTransformer', 'bev_to_image', 'create_frustum', 'frustum_to_bev', 'camera_params_vector',
-           'depth_targets_to_bins']
+           'depth_targets_to_bins', 'nearest_depth_per_cell']
 
 
 def create_frustum(feature_size: Sequence[int], depth_bound: Sequence[float], stride: int) -> torch.Tensor:
@@ -118,6 +120,26 @@ def camera_params_vector(cam2img: torch.Tensor, cam2ego: torch.Tensor, post_rots
         cam2ego[..., :3, :4].reshape(b, n, 12)], dim=-1)
 
 
+def nearest_depth_per_cell(gt_depth: torch.Tensor, stride: int, feature_size: Sequence[int]) -> torch.Tensor:
+    """The nearest LiDAR return of every feature cell.
+
+    Args:
+        gt_depth: (BN, H, W) metric depth in the augmented image, 0 where there is no LiDAR return.
+        stride: Pixels per feature cell.
+        feature_size: ``(h, w)``; the depth map is zero-padded at the bottom/right to ``(h s, w s)``.
+
+    Returns:
+        (BN, h, w) depth in metres, ``inf`` for cells without a return.
+    """
+    h, w = feature_size
+    pad_h, pad_w = h * stride - gt_depth.shape[1], w * stride - gt_depth.shape[2]
+    depth = F.pad(gt_depth, (0, max(pad_w, 0), 0, max(pad_h, 0)))[:, :h * stride, :w * stride]
+    depth = torch.where(depth > 0, depth, torch.full_like(depth, float('inf')))
+    bn = depth.shape[0]
+    patches = depth.view(bn, h, stride, w, stride).permute(0, 1, 3, 2, 4).reshape(bn, h, w, -1)
+    return patches.min(dim=-1).values
+
+
 def depth_targets_to_bins(gt_depth: torch.Tensor, stride: int, depth_bound: Sequence[float],
                           feature_size: Sequence[int]) -> torch.Tensor:
     """One-hot depth-bin targets per feature cell from sparse depth maps.
@@ -131,15 +153,9 @@ def depth_targets_to_bins(gt_depth: torch.Tensor, stride: int, depth_bound: Sequ
     Returns:
         (BN, h, w, D) one-hot targets (all zero for cells without a valid return in range).
     """
-    h, w = feature_size
     d_min, d_max, step = depth_bound
     num_bins = len(torch.arange(d_min, d_max, step))
-    pad_h, pad_w = h * stride - gt_depth.shape[1], w * stride - gt_depth.shape[2]
-    depth = F.pad(gt_depth, (0, max(pad_w, 0), 0, max(pad_h, 0)))[:, :h * stride, :w * stride]
-    depth = torch.where(depth > 0, depth, torch.full_like(depth, float('inf')))
-    bn = depth.shape[0]
-    patches = depth.view(bn, h, stride, w, stride).permute(0, 1, 3, 2, 4).reshape(bn, h, w, -1)
-    nearest = patches.min(dim=-1).values  # (BN, h, w)
+    nearest = nearest_depth_per_cell(gt_depth, stride, feature_size)  # (BN, h, w)
     bins = ((nearest - d_min) / step).floor()
     valid = torch.isfinite(nearest) & (bins >= 0) & (bins < num_bins)
     bins = torch.where(valid, bins, torch.zeros_like(bins)).long()
@@ -223,6 +239,9 @@ class BEVDetLSSViewTransformer(nn.Module):
         Returns:
             Scalar loss times ``loss_depth_weight``.
         """
+        calibrate = getattr(self.depth_net, 'calibrate_scale', None)
+        if calibrate is not None and self.training:  # median scaling of a monocular depth prior, once
+            calibrate(nearest_depth_per_cell(gt_depth, self.downsample, depth.shape[-2:]))
         target = depth_targets_to_bins(gt_depth, self.downsample, self.grid_config['depth'],
                                        depth.shape[-2:])  # (BN, h, w, D)
         fg = target.sum(-1) > 0

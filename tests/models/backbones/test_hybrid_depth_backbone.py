@@ -124,3 +124,30 @@ def test_backbone_swap_into_stock_fcos3d_config():
     assert len(cls_scores) == len(strides)
     for score, s in zip(cls_scores, strides):
         assert score.shape[-2:] == (-(-128 // s), -(-224 // s)) and torch.isfinite(score).all()
+
+
+def test_depth_branch_median_scales_its_prior_once(tmp_path):
+    """A self-supervised depth has no metric scale: the first training step with LiDAR cells sets it."""
+    path, _ = _export(tmp_path)
+    branch = MODELS.build(_depth_branch_cfg(checkpoint=str(path)))
+    torch.manual_seed(0)
+    feats = [torch.randn(2, 64, 5, 13) for _ in range(4)]
+    images = torch.rand(2, 3, 64, 176)
+    branch.eval()
+    branch(feats, torch.zeros(2, 27), images)
+    assert branch.calibrate_scale(torch.ones(2, 5, 13)) is None  # only in training
+    branch.train()
+    branch(feats, torch.zeros(2, 27), images)
+    with torch.no_grad():
+        decoder_depth = branch.decoder_depth(branch.prompt_bank(feats), (64, 176))[:, 0]
+    lidar = 7.5 * decoder_depth
+    lidar[0, :2] = float('inf')  # cells without a return are ignored
+    assert branch.calibrate_scale(lidar) == pytest.approx(7.5, rel=1e-4)
+    assert bool(branch.scale_calibrated) and 'scale_calibrated' in branch.state_dict()
+    logits, _ = branch(feats, torch.zeros(2, 27), images)
+    # the prior now peaks at the bin of the LiDAR depth (bins 1, 2, ..., 59 m)
+    expected = (lidar.clamp(1.0, 59.0) - 1.0).round().long()
+    valid = torch.isfinite(lidar)
+    assert ((logits.argmax(1) - expected).abs()[valid] <= 1).all()
+    assert branch.calibrate_scale(3.0 * decoder_depth) is None  # once per run
+    assert float(branch.log_scale.exp()) == pytest.approx(7.5, rel=1e-4)
