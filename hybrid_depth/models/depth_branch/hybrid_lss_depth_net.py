@@ -165,9 +165,17 @@ class HybridLSSDepthNet(nn.Module):
             raise ValueError(f'LiDAR cells {tuple(lidar_depth.shape)} do not match the depth cells '
                              f'{tuple(depth.shape)}')
         valid = torch.isfinite(lidar_depth) & (lidar_depth > 0) & (depth > 0)
-        if not bool(valid.any()):
+        # [sum of log scales, number of processes with a valid cell]; averaged over processes when distributed,
+        # so that every replica starts from the same scale (every process reaches this point on its first step)
+        stats = torch.zeros(2, dtype=torch.float64, device=depth.device)
+        if bool(valid.any()):
+            stats[0] = math.log(float((lidar_depth[valid] / depth[valid]).median()))
+            stats[1] = 1.0
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(stats)
+        if stats[1] == 0:
             return None
-        scale = float((lidar_depth[valid] / depth[valid]).median())
+        scale = math.exp(float(stats[0] / stats[1]))
         self.log_scale.fill_(math.log(scale))
         self.scale_calibrated.fill_(True)
         self._uncalibrated_depth = None

@@ -151,3 +151,34 @@ def test_depth_branch_median_scales_its_prior_once(tmp_path):
     assert ((logits.argmax(1) - expected).abs()[valid] <= 1).all()
     assert branch.calibrate_scale(3.0 * decoder_depth) is None  # once per run
     assert float(branch.log_scale.exp()) == pytest.approx(7.5, rel=1e-4)
+
+
+def _calibrate_on_rank(rank: int, world: int, port: int, export: str, out: str) -> None:
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world)
+    torch.manual_seed(0)
+    branch = MODELS.build(_depth_branch_cfg(checkpoint=export)).train()
+    feats = [torch.randn(1, 64, 5, 13) for _ in range(4)]
+    branch(feats, torch.zeros(1, 27), torch.rand(1, 3, 64, 176))
+    with torch.no_grad():
+        depth = branch.decoder_depth(branch.prompt_bank(feats), (64, 176))[:, 0]
+    # rank 0 sees LiDAR at 2x the decoder depth, rank 1 at 8x: both must start from the geometric mean, 4x
+    lidar = depth * (2.0 if rank == 0 else 8.0)
+    scale = branch.calibrate_scale(lidar)
+    torch.save({'scale': scale, 'log_scale': float(branch.log_scale)}, f'{out}/rank{rank}.pt')
+    dist.destroy_process_group()
+
+
+def test_depth_branch_scale_calibration_agrees_across_processes(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+    path, _ = _export(tmp_path)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    mp.spawn(_calibrate_on_rank, args=(2, port, str(path), str(tmp_path)), nprocs=2, join=True)
+    results = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
+    for res in results:
+        assert res['scale'] == pytest.approx(4.0, rel=1e-4)
+    assert results[0]['log_scale'] == results[1]['log_scale']
