@@ -2,6 +2,10 @@
 # Usage: bash tools/dist_train.sh CONFIG NUM_PROCS [train.py args...]
 # One node: NUM_PROCS processes (one per GPU; on a CPU-only machine they use gloo).
 # Several nodes: NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh CONFIG 8
+set -euo pipefail
+if [ "$#" -lt 2 ]; then
+  echo "usage: bash tools/dist_train.sh CONFIG NUM_PROCS [train.py args...]" >&2; exit 2
+fi
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
@@ -11,13 +15,13 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON=${PYTHON:-$( [ -x "$ROOT/.venv/bin/python" ] && echo "$ROOT/.venv/bin/python" || echo python )}
 
-PYTHONPATH="$ROOT":$PYTHONPATH \
+PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
 "$PYTHON" -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
-    "$(dirname "$0")/train.py" \
-    $CONFIG \
-    --launcher pytorch ${@:3}
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
+    "$ROOT/tools/train.py" \
+    "$CONFIG" \
+    --launcher pytorch "${@:3}"
