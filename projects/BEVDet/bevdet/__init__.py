@@ -13,11 +13,11 @@ from .bev_pool import bev_pool, bev_pool_index_add, bev_pool_reference, plan_bev
 from .depth_net import BEVDepthCameraAwareDepthNet, BEVDetDepthNet
 from .detector import BEVDet
 from .ema import MEGVIIExponentialMovingAverage
-from .pretrained import load_torchvision_from_hub_cache
 from .frames import ego_to_lidar_boxes, lidar_to_ego_boxes, transform_boxes
 from .head import BEVDetCenterHead, scale_nms
 from .image_neck import BEVDetCustomFPN
 from .nuscenes_metric import BEVDetNuScenesMetric
+from .pretrained import load_torchvision_from_hub_cache
 from .transforms import (
     BEVDetBEVAugmentation,
     BEVDetLidarBoxesToEgo,

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from mmcv.cnn import build_conv_layer
+from mmdet.models.backbones.resnet import BasicBlock
 from mmdet3d.registry import MODELS
 from torch import nn
 
@@ -115,7 +117,6 @@ class BEVDepthCameraAwareDepthNet(nn.Module):
     def __init__(self, in_channels: int, mid_channels: int, depth_channels: int, context_channels: int,
                  num_cam_params: int = 27, use_aspp: bool = True, use_dcn: bool = False, in_index: int = 0) -> None:
         super().__init__()
-        from mmdet.models.backbones.resnet import BasicBlock
         self.in_index = in_index
         self.reduce = nn.Sequential(nn.Conv2d(in_channels, mid_channels, 3, padding=1),
                                     nn.BatchNorm2d(mid_channels), nn.ReLU(inplace=True))
@@ -129,7 +130,6 @@ class BEVDepthCameraAwareDepthNet(nn.Module):
         if use_aspp:
             layers.append(ASPP(mid_channels, mid_channels))
         if use_dcn:
-            from mmcv.cnn import build_conv_layer
             layers.append(build_conv_layer(dict(type='DCN', in_channels=mid_channels, out_channels=mid_channels,
                                                 kernel_size=3, padding=1, groups=4, im2col_step=128)))
         layers.append(nn.Conv2d(mid_channels, depth_channels, 1))

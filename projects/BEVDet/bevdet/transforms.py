@@ -21,9 +21,9 @@ import mmcv
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
-from PIL import Image
 from mmdet3d.datasets.transforms import Pack3DDetInputs
 from mmdet3d.registry import TRANSFORMS
+from PIL import Image
 
 from .frames import lidar_to_ego_boxes
 
