@@ -97,5 +97,5 @@ def test_full_size_r50_config_one_iteration(synthetic_world, synthetic_nuscenes_
     out = proc.stdout + proc.stderr
     match = re.search(r'Epoch\(train\) \[1\]\[1/1\].*?time: ([\d.]+).*?loss: ([\d.]+)', out)
     assert match and float(match.group(2)) > 0, out[-3000:]
-    assert 'loss_depth' not in out  # BEVDet: no depth loss, no LiDAR loaded
+    assert 'loss_depth: ' not in out  # BEVDet: no depth loss, no LiDAR loaded
     print(f'full-size bevdet_r50: one iteration {float(match.group(1)):.1f} s, whole run {elapsed:.0f} s')
