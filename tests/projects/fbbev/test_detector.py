@@ -118,6 +118,10 @@ def test_temporal_fusion_with_the_adjacent_keyframe(cfg):
     curr2adj = [s.metainfo['curr2adj'] for s in batch['data_samples']]
     moved = [abs(c[0, :3, 3]).sum() > 0.5 for c in curr2adj]  # the synthetic ego drives: one of two is moving
     assert any(moved)
+    for sample in batch['data_samples']:  # the adjacent cameras get the key frame's (random) image augmentation
+        post_rots, post_trans = sample.metainfo['post_rots'], sample.metainfo['post_trans']
+        assert (post_rots[:6] == post_rots[6:]).all() and (post_trans[:6] == post_trans[6:]).all()
+        assert not (post_rots[:6, 0, 0] == post_rots[0, 0, 0]).all()  # different per camera: really sampled
     data = model.data_preprocessor(batch, training=True)
     assert data['inputs']['imgs'].shape[1] == 12  # 6 current + 6 adjacent cameras
     losses = model.loss(data['inputs'], data['data_samples'])
