@@ -1,7 +1,9 @@
 # BEVDet-R50 (BEVDet dev2 generation, METHOD.md section 2): ResNet-50 stages 3-4 -> CustomFPN (256 ch,
 # stride 16) -> LSS (D=59, 64 ch, 128x128 x 0.8 m, ego frame) -> BEV ResNet + FPN_LSS -> CenterHead (one
 # task, 10 classes) with Scale-NMS. Published: 28.3 mAP / 35.0 NDS on nuScenes val.
-# ImageNet weights: set model.img_backbone.init_cfg=dict(type='Pretrained', checkpoint=LOCAL_FILE).
+# ImageNet weights as upstream (torchvision://resnet50), read from the local torch hub cache only
+# (projects/BEVDet/bevdet/pretrained.py; a missing file stops with its path); from scratch:
+# --cfg-options model.img_backbone.init_cfg=None.
 _base_ = ['./_base_/datasets/nuscenes_bevdet.py', './_base_/schedules/bevdet_24e.py', './_base_/default_runtime.py']
 custom_imports = dict(imports=['hybrid_depth', 'projects.BEVDet.bevdet'], allow_failed_imports=False)
 
@@ -20,7 +22,8 @@ model = dict(
     data_preprocessor=dict(type='Det3DDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                            bgr_to_rgb=True),
     img_backbone=dict(type='mmdet.ResNet', depth=50, num_stages=4, out_indices=(2, 3), frozen_stages=-1,
-                      norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, style='pytorch', init_cfg=None),
+                      norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, style='pytorch',
+                      init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
     img_neck=dict(type='BEVDetCustomFPN', in_channels=[1024, 2048], out_channels=256),
     img_view_transformer=dict(type='BEVDetLSSViewTransformer', grid_config=grid_config,
                               input_size=(256, 704), downsample=16, out_channels=64,
@@ -36,7 +39,7 @@ model = dict(
         common_heads=dict(reg=(2, 2), height=(1, 2), dim=(3, 2), rot=(2, 2), vel=(2, 2)),
         share_conv_channel=64,
         bbox_coder=dict(type='CenterPointBBoxCoder', pc_range=point_cloud_range[:2],
-                        post_center_range=post_center_range, max_num=500, score_threshold=0.0, out_size_factor=8,
+                        post_center_range=post_center_range, max_num=500, score_threshold=0.1, out_size_factor=8,
                         voxel_size=voxel_size[:2], code_size=9),
         separate_head=dict(type='SeparateHead', init_bias=-2.19, final_kernel=3),
         loss_cls=dict(type='mmdet.GaussianFocalLoss', reduction='mean'),
@@ -45,7 +48,7 @@ model = dict(
         train_cfg=dict(point_cloud_range=point_cloud_range, grid_size=[1024, 1024, 40], voxel_size=voxel_size,
                        out_size_factor=8, dense_reg=1, gaussian_overlap=0.1, max_objs=500, min_radius=2,
                        code_weights=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2]),
-        test_cfg=dict(post_center_limit_range=post_center_range, score_threshold=0.0, pre_max_size=1000,
+        test_cfg=dict(post_center_limit_range=post_center_range, score_threshold=0.1, pre_max_size=1000,
                       post_max_size=500, nms_type='rotate', nms_thr=0.2, nms_rescale_factor=[nms_rescale_factor])))
 
 # mmdet3d's NuScenesMetric, plus a devkit-consistent score (mAP 0, NDS 0) for a result set without any box

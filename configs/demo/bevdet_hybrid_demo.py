@@ -60,7 +60,10 @@ test_pipeline = [
     dict(type='BEVDetPackInputs', keys=['img'], meta_keys=meta_keys),
 ]
 mini = dict(data_root=data_root, metainfo=dict(version='v1.0-mini'))
-train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(mini, pipeline=train_pipeline))
+# no CBGS resampling here: on 32 samples it would change what the demo trains on (its epochs, class mix)
+train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(
+    _base_.train_dataloader.dataset.dataset, _delete_=True, data_root=data_root,
+    metainfo=dict(_base_.train_dataloader.dataset.dataset.metainfo, version='v1.0-mini'), pipeline=train_pipeline))
 val_dataloader = dict(num_workers=1, dataset=dict(mini, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl')

@@ -24,7 +24,7 @@ model = dict(
         depth_net=dict(in_channels=64, mid_channels=64, depth_bound=grid_config['depth'],
                        prompt_bank=dict(clip_pretrained=None, clip_model_cfg=tiny_clip_cfg, num_depth_tokens=16),
                        decoder=dict(features=32, out_channels=(32, 64, 128, 128)))),
-    backward_projection=dict(in_channels=64, num_heads=2, num_points=4, ffn_channels=64),
+    backward_projection=dict(num_heads=2, num_points=4, ffn_channels=64),
     img_bev_encoder_backbone=dict(in_channels=32, num_channels=(64, 128, 256)),
     img_bev_encoder_neck=dict(in_channels=64 + 256, out_channels=128),
     pts_bbox_head=dict(
@@ -58,7 +58,10 @@ test_pipeline = [
     dict(type='BEVDetPackInputs', keys=['img'], meta_keys=meta_keys),
 ]
 mini = dict(data_root=data_root, metainfo=dict(version='v1.0-mini'))
-train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(mini, pipeline=train_pipeline))
+# no CBGS resampling here: on 32 samples it would change what the demo trains on (its epochs, class mix)
+train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(
+    _base_.train_dataloader.dataset.dataset, _delete_=True, data_root=data_root,
+    metainfo=dict(_base_.train_dataloader.dataset.dataset.metainfo, version='v1.0-mini'), pipeline=train_pipeline))
 val_dataloader = dict(num_workers=1, dataset=dict(mini, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl')

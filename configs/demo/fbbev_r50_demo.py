@@ -1,5 +1,6 @@
 # CPU demo of configs/fbbev_r50.py on the synthetic nuScenes (v1.0-mini layout), shrunk only: ResNet-18 image
-# backbone (random init) with a 64-ch neck, and otherwise the shrinking of configs/demo/fbbev_hybrid_demo.py
+# backbone (random init, no ImageNet file) with a 64-ch neck, and otherwise the shrinking of
+# configs/demo/fbbev_hybrid_demo.py
 # (128x352 input, 1.6 m BEV cells, narrow BEV encoder, head and backward projection, batch 2, 12 epochs).
 # The two pipelines are restated with only `final_size` changed (a test checks they match the base).
 #   python tools/train.py configs/demo/fbbev_r50_demo.py
@@ -12,11 +13,11 @@ grid_config = dict(x=(-51.2, 51.2, 1.6), y=(-51.2, 51.2, 1.6), z=(-5.0, 3.0, 8.0
 voxel_size = [0.2, 0.2, 0.2]
 
 model = dict(
-    img_backbone=dict(depth=18),
+    img_backbone=dict(depth=18, init_cfg=None),  # from scratch: the demo needs no ImageNet file
     img_neck=dict(in_channels=[256, 512], out_channels=64),
     img_view_transformer=dict(grid_config=grid_config, input_size=input_size, out_channels=32,
                               depth_net=dict(in_channels=64, mid_channels=64)),
-    backward_projection=dict(in_channels=64, num_heads=2, num_points=4, ffn_channels=64),
+    backward_projection=dict(num_heads=2, num_points=4, ffn_channels=64),
     img_bev_encoder_backbone=dict(in_channels=32, num_channels=(64, 128, 256)),
     img_bev_encoder_neck=dict(in_channels=64 + 256, out_channels=128),
     pts_bbox_head=dict(
@@ -50,7 +51,10 @@ test_pipeline = [
     dict(type='BEVDetPackInputs', keys=['img'], meta_keys=meta_keys),
 ]
 mini = dict(data_root=data_root, metainfo=dict(version='v1.0-mini'))
-train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(mini, pipeline=train_pipeline))
+# no CBGS resampling here: on 32 samples it would change what the demo trains on (its epochs, class mix)
+train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(
+    _base_.train_dataloader.dataset.dataset, _delete_=True, data_root=data_root,
+    metainfo=dict(_base_.train_dataloader.dataset.dataset.metainfo, version='v1.0-mini'), pipeline=train_pipeline))
 val_dataloader = dict(num_workers=1, dataset=dict(mini, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl')

@@ -1,5 +1,7 @@
-# nuScenes for BEVDet: 6 cameras at 256x704, BEVDet image-view and BEV augmentation, LiDAR depth targets
-# (used by depth-supervised variants), ground truth moved to the ego frame, NuScenesMetric (nuscenes-devkit).
+# nuScenes for BEVDet: 6 cameras at 256x704, BEVDet image-view and BEV augmentation, ground truth moved to the
+# ego frame, NuScenesMetric (nuscenes-devkit). `train_pipeline` loads no LiDAR (BEVDet has no depth loss);
+# depth-supervised variants (loss_depth_weight > 0) train on `depth_train_pipeline`, which adds the LiDAR
+# points and their depth maps in the augmented images.
 # Info files: `python tools/create_data.py nuscenes --root-path DATA_ROOT --out-dir DATA_ROOT`.
 dataset_type = 'NuScenesDataset'
 data_root = 'data/nuscenes/'
@@ -18,8 +20,6 @@ meta_keys = ('sample_idx', 'token', 'box_type_3d', 'img_path', 'img_shape', 'ori
 train_pipeline = [
     dict(type='BEVDetLoadMultiViewImages', final_size=input_size, cameras=cameras, is_train=True,
          resize_lim=(-0.06, 0.11), bot_pct_lim=(0.0, 0.0), rot_lim=(-5.4, 5.4), flip=True),
-    dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5, backend_args=backend_args),
-    dict(type='BEVDetMultiViewDepthTargets', depth_range=(1.0, 60.0)),
     dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
     dict(type='BEVDetLidarBoxesToEgo'),
     dict(type='BEVDetBEVAugmentation', rot_lim=(-22.5, 22.5), scale_lim=(0.95, 1.05), flip_dx_ratio=0.5,
@@ -28,6 +28,10 @@ train_pipeline = [
     dict(type='ObjectNameFilter', classes=class_names),
     dict(type='BEVDetPackInputs', keys=['img', 'gt_bboxes_3d', 'gt_labels_3d'], meta_keys=meta_keys),
 ]
+depth_train_pipeline = train_pipeline[:1] + [
+    dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5, backend_args=backend_args),
+    dict(type='BEVDetMultiViewDepthTargets', depth_range=(1.0, 60.0)),
+] + train_pipeline[1:]
 test_pipeline = [
     dict(type='BEVDetLoadMultiViewImages', final_size=input_size, cameras=cameras, is_train=False,
          bot_pct_lim=(0.0, 0.0)),

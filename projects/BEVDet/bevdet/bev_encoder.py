@@ -12,16 +12,16 @@ __all__ = ['BEVDetResNet', 'BEVDetFPNLSS']
 
 
 class _BasicBlock(nn.Module):
-    """ResNet basic block; a 3x3 strided conv + BN shortcut when the shape changes."""
+    """ResNet basic block (mmdet's ``BasicBlock``); with ``conv_shortcut`` the shortcut is BEVDet's plain strided
+    3x3 conv with bias (no BN), otherwise the identity."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int, conv_shortcut: bool) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
-        self.shortcut = (nn.Identity() if stride == 1 and in_channels == out_channels else nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False), nn.BatchNorm2d(out_channels)))
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 3, stride, 1) if conv_shortcut else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)
@@ -30,7 +30,8 @@ class _BasicBlock(nn.Module):
 
 @MODELS.register_module()
 class BEVDetResNet(nn.Module):
-    """BEVDet's ``CustomResNet`` over the BEV map.
+    """BEVDet's ``CustomResNet`` over the BEV map: the first block of every stage has a strided 3x3 conv (with
+    bias, no BN) as its shortcut, the others the identity.
 
     Args:
         in_channels: Channels of the BEV input.
@@ -45,7 +46,8 @@ class BEVDetResNet(nn.Module):
         channels = list(num_channels) if num_channels else [in_channels * 2 ** (i + 1) for i in range(len(num_layers))]
         stages, prev = [], in_channels
         for n, c, s in zip(num_layers, channels, strides):
-            blocks = [_BasicBlock(prev, c, s)] + [_BasicBlock(c, c, 1) for _ in range(n - 1)]
+            blocks = [_BasicBlock(prev, c, s, conv_shortcut=True)]
+            blocks += [_BasicBlock(c, c, 1, conv_shortcut=False) for _ in range(n - 1)]
             stages.append(nn.Sequential(*blocks))
             prev = c
         self.stages = nn.ModuleList(stages)

@@ -15,6 +15,8 @@ __all__ = ['BEVDetCustomFPN']
 class BEVDetCustomFPN(nn.Module):
     """Lateral 1x1 convs, top-down nearest upsampling onto the first used level, one 3x3 output conv.
 
+    As BEVDet's ``CustomFPN`` (``norm_cfg=None``, ``act_cfg=None``): every conv is a plain conv with bias.
+
     Args:
         in_channels: Channels of the used backbone levels, low to high (1024, 2048 for ResNet-50 stages 3-4).
         out_channels: Output channels (256; 512 in depth variants).
@@ -23,8 +25,7 @@ class BEVDetCustomFPN(nn.Module):
     def __init__(self, in_channels: Sequence[int], out_channels: int) -> None:
         super().__init__()
         self.lateral = nn.ModuleList([nn.Conv2d(c, out_channels, 1) for c in in_channels])
-        self.out_conv = nn.Sequential(nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
-                                      nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+        self.out_conv = nn.Conv2d(out_channels, out_channels, 3, padding=1)
 
     def forward(self, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Args: feats: the levels named by the backbone's ``out_indices``. Returns: [(B, C, h0, w0)]."""

@@ -6,7 +6,7 @@ Keys written (``N`` cameras, ``(fH, fW)`` network input):
 - ``img``: list of N (fH, fW, 3) uint8 BGR images (augmented);
 - ``cam2img`` (N, 3, 3) original intrinsics, ``cam2ego`` (N, 4, 4), ``lidar2cam`` (N, 4, 4);
 - ``post_rots`` (N, 3, 3) and ``post_trans`` (N, 3): image augmentation, ``p_aug = post_rot @ (u, v, d) +
-  post_tran`` in pixels (``d`` unchanged);
+  post_tran`` in pixels (``d`` unchanged); ``img_aug_params``: per camera ``(resize, crop, flip, rotate)``;
 - ``lidar2ego`` (4, 4); ``bda`` (3, 3) BEV augmentation acting on ego points (identity unless augmented);
 - ``gt_bboxes_3d`` in the (augmented) **ego** frame after ``BEVDetLidarBoxesToEgo``;
 - ``gt_depth`` (N, fH, fW) LiDAR depth in the augmented images (0 = no return).
@@ -23,11 +23,13 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmdet3d.datasets.transforms import Pack3DDetInputs
 from mmdet3d.registry import TRANSFORMS
+from PIL import Image
 
 from .frames import lidar_to_ego_boxes
 
 __all__ = ['NUSCENES_CAMERAS', 'BEVDetLoadMultiViewImages', 'BEVDetLidarBoxesToEgo', 'BEVDetBEVAugmentation',
-           'BEVDetMultiViewDepthTargets', 'BEVDetPackInputs', 'image_aug_matrix']
+           'BEVDetMultiViewDepthTargets', 'BEVDetPackInputs', 'AUG_MATRICES', 'IMAGE_RESAMPLING', 'augment_image',
+           'image_aug_matrix', 'official_image_aug_matrix']
 
 NUSCENES_CAMERAS = ('CAM_FRONT_LEFT', 'CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_BACK_LEFT', 'CAM_BACK', 'CAM_BACK_RIGHT')
 
@@ -61,6 +63,68 @@ def image_aug_matrix(resize: float, crop: tuple[int, int], flip: bool, rotate_de
     return rot @ m
 
 
+IMAGE_RESAMPLING = ('pil', 'warp_affine')
+AUG_MATRICES = ('exact', 'official')
+
+
+def official_image_aug_matrix(resize: float, crop: tuple[int, int], flip: bool, rotate_deg: float,
+                              final_size: tuple[int, int]) -> np.ndarray:
+    """BEVDet's ``post_rot`` / ``post_tran`` (``PrepareImageInputs.img_transform``) as a (3, 3) affine map.
+
+    ``s p - crop``, flip ``u -> fW - u``, rotation about ``(fW / 2, fH / 2)``: PIL's corner conventions applied to
+    pixel-centre coordinates, and the nominal scale ``s`` instead of ``int(W s) / W``. It differs from the pixels
+    :func:`augment_image` produces by up to about a pixel (1 px after a flip).
+    """
+    fh, fw = final_size
+    m = np.array([[resize, 0, -crop[0]], [0, resize, -crop[1]], [0, 0, 1]], dtype=np.float64)
+    if flip:
+        m = np.array([[-1, 0, fw], [0, 1, 0], [0, 0, 1]]) @ m
+    a = np.deg2rad(rotate_deg)
+    c, s = np.cos(a), np.sin(a)
+    centre = np.array([fw / 2, fh / 2])
+    rot = np.eye(3)
+    rot[:2, :2] = [[c, s], [-s, c]]
+    rot[:2, 2] = centre - rot[:2, :2] @ centre
+    return rot @ m
+
+
+def augment_image(img: np.ndarray, resize: float, crop: tuple[int, int], flip: bool, rotate_deg: float,
+                  final_size: tuple[int, int], resampling: str = 'pil') -> tuple[np.ndarray, np.ndarray]:
+    """Apply BEVDet's image-view augmentation to one image and return the exact pixel map it applied.
+
+    - ``'pil'`` (BEVDet's ``img_transform_core``): PIL ``resize`` to ``(int(W s), int(H s))`` with its default
+      bicubic filter, which widens with the downscale (antialiased), then crop, flip and PIL ``rotate`` about
+      the centre (nearest). The map of that resize is ``u' = s_x u + (s_x - 1) / 2`` with ``s_x = int(W s) / W``
+      (pixel centres at integers).
+    - ``'warp_affine'``: the whole map in one ``cv2.warpAffine`` (bilinear, no antialiasing: a 0.44x downscale
+      aliases).
+
+    Args:
+        img: (H, W, 3) uint8 image.
+        resize, crop, flip, rotate_deg, final_size: As :func:`image_aug_matrix`.
+        resampling: ``'pil'`` or ``'warp_affine'``.
+
+    Returns:
+        ``(out, aug)``: (fH, fW, 3) uint8 image and the (3, 3) map ``p_aug = aug @ p`` of its pixels.
+    """
+    fh, fw = final_size
+    if resampling == 'warp_affine':
+        aug = image_aug_matrix(resize, crop, flip, rotate_deg, final_size)
+        return cv2.warpAffine(img, aug[:2], (fw, fh), flags=cv2.INTER_LINEAR), aug
+    if resampling != 'pil':
+        raise ValueError(f'image resampling must be one of {IMAGE_RESAMPLING}, got {resampling!r}')
+    h, w = img.shape[:2]
+    new_w, new_h = int(w * resize), int(h * resize)
+    sx, sy = new_w / w, new_h / h
+    scale = np.array([[sx, 0, (sx - 1) / 2], [0, sy, (sy - 1) / 2], [0, 0, 1]])
+    pil = Image.fromarray(img).resize((new_w, new_h), Image.Resampling.BICUBIC)
+    pil = pil.crop((crop[0], crop[1], crop[0] + fw, crop[1] + fh))
+    if flip:
+        pil = pil.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    pil = pil.rotate(rotate_deg)
+    return np.asarray(pil), image_aug_matrix(1.0, crop, flip, rotate_deg, final_size) @ scale
+
+
 @TRANSFORMS.register_module()
 class BEVDetLoadMultiViewImages(BaseTransform):
     """Load the 6 camera images of a sample and apply BEVDet's image-view augmentation.
@@ -77,11 +141,24 @@ class BEVDetLoadMultiViewImages(BaseTransform):
         rot_lim: Rotation range, degrees.
         flip: Random horizontal flips (training).
         test_resize: Added to the base scale at test time.
+        resampling: ``'pil'`` (official: antialiased resize, crop, flip, rotate) or ``'warp_affine'`` (one
+            bilinear warp); see :func:`augment_image`.
+        aug_matrix: ``post_rots`` / ``post_trans`` from the exact map of the produced pixels (``'exact'``) or
+            BEVDet's formula (``'official'``, :func:`official_image_aug_matrix`, up to ~1 px off).
+
+    ``results['img_aug_params']``, when present before this transform (one ``(resize, crop, flip, rotate)`` per
+    camera), is applied instead of sampling new ones (BEVDet's sequential frames reuse the key frame's).
     """
 
     def __init__(self, final_size: Sequence[int], cameras: Sequence[str] = NUSCENES_CAMERAS, is_train: bool = False,
                  resize_lim: Sequence[float] = (-0.06, 0.11), bot_pct_lim: Sequence[float] = (0.0, 0.0),
-                 rot_lim: Sequence[float] = (-5.4, 5.4), flip: bool = True, test_resize: float = 0.0) -> None:
+                 rot_lim: Sequence[float] = (-5.4, 5.4), flip: bool = True, test_resize: float = 0.0,
+                 resampling: str = 'pil', aug_matrix: str = 'exact') -> None:
+        if resampling not in IMAGE_RESAMPLING:
+            raise ValueError(f'image resampling must be one of {IMAGE_RESAMPLING}, got {resampling!r}')
+        if aug_matrix not in AUG_MATRICES:
+            raise ValueError(f'aug_matrix must be one of {AUG_MATRICES}, got {aug_matrix!r}')
+        self.aug_matrix = aug_matrix
         self.final_size = tuple(int(x) for x in final_size)
         self.cameras = tuple(cameras)
         self.is_train = is_train
@@ -90,6 +167,7 @@ class BEVDetLoadMultiViewImages(BaseTransform):
         self.rot_lim = tuple(rot_lim)
         self.flip = flip
         self.test_resize = test_resize
+        self.resampling = resampling
 
     def _sample_aug(self, height: int, width: int) -> tuple[float, tuple[int, int], bool, float]:
         fh, fw = self.final_size
@@ -112,7 +190,9 @@ class BEVDetLoadMultiViewImages(BaseTransform):
     def transform(self, results: dict) -> dict:
         token = results.get('token', results.get('sample_idx'))
         images, cam2img, cam2ego, lidar2cam, post_rots, post_trans, paths = [], [], [], [], [], [], []
-        for cam in self.cameras:
+        given = results.get('img_aug_params')
+        aug_params = []
+        for i, cam in enumerate(self.cameras):
             info = results['images'].get(cam)
             if info is None or 'cam2img' not in info or 'cam2ego' not in info:
                 raise KeyError(f'sample {token}: camera {cam} has no calibration (cam2img/cam2ego from its '
@@ -122,10 +202,12 @@ class BEVDetLoadMultiViewImages(BaseTransform):
                 raise FileNotFoundError(f'sample {token}: camera image {cam} not found: {path}')
             img = mmcv.imread(path, 'color')  # BGR uint8
             h, w = img.shape[:2]
-            resize, crop, flip, rotate = self._sample_aug(h, w)
-            aug = image_aug_matrix(resize, crop, flip, rotate, self.final_size)
-            fh, fw = self.final_size
-            images.append(cv2.warpAffine(img, aug[:2], (fw, fh), flags=cv2.INTER_LINEAR))
+            resize, crop, flip, rotate = given[i] if given is not None else self._sample_aug(h, w)
+            aug_params.append((resize, crop, flip, rotate))
+            out, aug = augment_image(img, resize, crop, flip, rotate, self.final_size, self.resampling)
+            if self.aug_matrix == 'official':
+                aug = official_image_aug_matrix(resize, crop, flip, rotate, self.final_size)
+            images.append(out)
             post_rot = np.eye(3, dtype=np.float32)
             post_rot[:2, :2] = aug[:2, :2]
             post_rots.append(post_rot)
@@ -136,7 +218,8 @@ class BEVDetLoadMultiViewImages(BaseTransform):
             paths.append(path)
         results.update(img=images, img_path=paths, cam2img=np.stack(cam2img), cam2ego=np.stack(cam2ego),
                        lidar2cam=np.stack(lidar2cam), post_rots=np.stack(post_rots), post_trans=np.stack(post_trans),
-                       img_shape=self.final_size, ori_shape=(h, w), pad_shape=self.final_size)
+                       img_aug_params=aug_params, img_shape=self.final_size, ori_shape=(h, w),
+                       pad_shape=self.final_size)
         results.setdefault('bda', np.eye(3, dtype=np.float32))
         return results
 

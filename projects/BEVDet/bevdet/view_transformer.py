@@ -23,30 +23,53 @@ from torch import nn
 
 from .bev_pool import bev_pool, plan_bev_pool, voxel_ranks
 
-__all__ = ['BEVDetLSSViewTransformer', 'bev_to_image', 'create_frustum', 'frustum_to_bev', 'camera_params_vector',
-           'depth_targets_to_bins', 'nearest_depth_per_cell']
+__all__ = ['BEVDetLSSViewTransformer', 'FRUSTUM_PIXELS', 'bev_to_image', 'create_frustum', 'frustum_to_bev',
+           'camera_params_vector', 'depth_targets_to_bins', 'nearest_depth_per_cell']
 
 
-def create_frustum(feature_size: Sequence[int], depth_bound: Sequence[float], stride: int) -> torch.Tensor:
+FRUSTUM_PIXELS = ('linspace', 'cell_centres')
+
+
+def create_frustum(feature_size: Sequence[int], depth_bound: Sequence[float], stride: int,
+                   pixels: str = 'cell_centres', input_size: Sequence[int] | None = None) -> torch.Tensor:
     """Frustum points ``(u, v, d)`` of every feature cell and depth bin.
 
-    Cell ``(i, j)`` of a stride-``s`` map covers pixels ``[s j, s j + s)``, so its centre is
-    ``u = s (j + 0.5) - 0.5`` (likewise ``v``); depths are the bin lower edges ``d_min + k step``. Cells may
-    extend past the image when the encoder pads it (e.g. to a multiple of 14); those points are lifted alike.
+    Pixel coordinates (pixel centres at integers) of cell ``(i, j)``:
+
+    - ``'linspace'`` (BEVDet, FB-BEV): ``u = linspace(0, W - 1, w)[j]``, ``v = linspace(0, H - 1, h)[i]`` with
+      ``(H, W) = input_size``; cell ``j`` sits at ``j (W - 1) / (w - 1)``, i.e. 16.35 j px at 704 / 44.
+    - ``'cell_centres'``: cell ``(i, j)`` of a stride-``s`` map covers pixels ``[s j, s j + s)``, so its centre
+      is ``u = s (j + 0.5) - 0.5`` (likewise ``v``). Exact for patch encoders (a stride-14 ViT patch ``j`` sees
+      exactly those pixels) and for maps padded past the image (``w s > W``); up to 7.5 px from ``'linspace'``
+      at the image edges for a stride-16 CNN.
+
+    Depths are the bin lower edges ``d_min + k step``.
 
     Args:
         feature_size: ``(h, w)`` of the feature map.
         depth_bound: ``(d_min, d_max, step)`` in metres.
         stride: Pixels per feature cell.
+        pixels: ``'linspace'`` or ``'cell_centres'``.
+        input_size: ``(H, W)`` of the network input (needed by ``'linspace'``).
 
     Returns:
         (D, h, w, 3) frustum in augmented-image pixels and metres.
     """
+    if pixels not in FRUSTUM_PIXELS:
+        raise ValueError(f'frustum pixels must be one of {FRUSTUM_PIXELS}, got {pixels!r}')
     h, w = feature_size
     depths = torch.arange(*depth_bound, dtype=torch.float32)
     d = depths.view(-1, 1, 1).expand(-1, h, w)
-    v = (stride * (torch.arange(h, dtype=torch.float32) + 0.5) - 0.5).view(1, h, 1).expand_as(d)
-    u = (stride * (torch.arange(w, dtype=torch.float32) + 0.5) - 0.5).view(1, 1, w).expand_as(d)
+    if pixels == 'linspace':
+        if input_size is None:
+            raise ValueError("frustum pixels 'linspace' need the input_size (H, W)")
+        vs = torch.linspace(0, input_size[0] - 1, h, dtype=torch.float32)
+        us = torch.linspace(0, input_size[1] - 1, w, dtype=torch.float32)
+    else:
+        vs = stride * (torch.arange(h, dtype=torch.float32) + 0.5) - 0.5
+        us = stride * (torch.arange(w, dtype=torch.float32) + 0.5) - 0.5
+    v = vs.view(1, h, 1).expand_as(d)
+    u = us.view(1, 1, w).expand_as(d)
     return torch.stack([u, v, d], dim=-1)
 
 
@@ -104,9 +127,10 @@ def bev_to_image(points: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.Ten
 
 def camera_params_vector(cam2img: torch.Tensor, cam2ego: torch.Tensor, post_rots: torch.Tensor,
                          post_trans: torch.Tensor, bda: torch.Tensor) -> torch.Tensor:
-    """BEVDepth's 27-d camera descriptor per camera.
+    """BEVDepth's 27-d camera descriptor per camera, in the official order (``get_mlp_input``).
 
-    ``[fx, fy, cx, cy, post_rot 2x2, post_tran xy, bda 00 01 10 11 22, cam2ego[:3, :4]]``.
+    ``[fx, fy, cx, cy, post_rot 00 01, post_tran x, post_rot 10 11, post_tran y, bda 00 01 10 11 22,
+    cam2ego[:3, :4]]``.
 
     Returns:
         (B, N, 27).
@@ -115,7 +139,7 @@ def camera_params_vector(cam2img: torch.Tensor, cam2ego: torch.Tensor, post_rots
     bda = bda.view(b, 1, 3, 3).expand(b, n, 3, 3)
     return torch.cat([
         cam2img[..., 0, 0:1], cam2img[..., 1, 1:2], cam2img[..., 0, 2:3], cam2img[..., 1, 2:3],
-        post_rots[..., :2, :2].reshape(b, n, 4), post_trans[..., :2],
+        post_rots[..., 0, :2], post_trans[..., 0:1], post_rots[..., 1, :2], post_trans[..., 1:2],
         bda[..., 0, :2], bda[..., 1, :2], bda[..., 2, 2:3],
         cam2ego[..., :3, :4].reshape(b, n, 12)], dim=-1)
 
@@ -174,10 +198,12 @@ class BEVDetLSSViewTransformer(nn.Module):
         downsample: Stride of the feature map the depth net predicts on.
         out_channels: Context channels C (the BEV map has ``C * Z`` channels).
         loss_depth_weight: Weight of the BEVDepth depth loss (0: BEVDet, no depth supervision).
+        frustum_pixels: Pixel coordinates of the feature cells, ``'linspace'`` (official) or
+            ``'cell_centres'`` (patch encoders, padded maps); see :func:`create_frustum`.
     """
 
     def __init__(self, depth_net: dict, grid_config: dict, input_size: Sequence[int], downsample: int = 16,
-                 out_channels: int = 64, loss_depth_weight: float = 0.0) -> None:
+                 out_channels: int = 64, loss_depth_weight: float = 0.0, frustum_pixels: str = 'linspace') -> None:
         super().__init__()
         self.grid_config = {k: tuple(float(x) for x in v) for k, v in grid_config.items()}
         self.input_size = tuple(input_size)
@@ -186,7 +212,7 @@ class BEVDetLSSViewTransformer(nn.Module):
         self.loss_depth_weight = loss_depth_weight
         feature_size = (-(-self.input_size[0] // downsample), -(-self.input_size[1] // downsample))
         self.feature_size = feature_size
-        frustum = create_frustum(feature_size, self.grid_config['depth'], downsample)
+        frustum = create_frustum(feature_size, self.grid_config['depth'], downsample, frustum_pixels, self.input_size)
         self.register_buffer('frustum', frustum, persistent=False)
         self.num_depth = frustum.shape[0]
         axes = [self.grid_config[k] for k in ('x', 'y', 'z')]
@@ -198,17 +224,20 @@ class BEVDetLSSViewTransformer(nn.Module):
 
     def forward(self, feats: Sequence[torch.Tensor], cam2img: torch.Tensor, cam2ego: torch.Tensor,
                 post_rots: torch.Tensor, post_trans: torch.Tensor, bda: torch.Tensor,
-                images: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                images: torch.Tensor | None = None, return_context: bool = False
+                ) -> tuple[torch.Tensor, ...]:
         """Lift and splat.
 
         Args:
             feats: Image levels (B * N, C_l, h, w) on the ``downsample`` grid.
             cam2img, cam2ego, post_rots, post_trans, bda: As :func:`frustum_to_bev`.
             images: (B * N, 3, H, W) network input (used by depth nets that decode full-resolution depth).
+            return_context: Also return the depth net's context features (what FB-BEV's backward
+                projection samples).
 
         Returns:
             ``(bev, depth)``: (B, C * Z, Y, X) BEV features (ego frame, ``x`` along the last axis) and
-            (B * N, D, h, w) depth probabilities.
+            (B * N, D, h, w) depth probabilities; with ``return_context`` also (B * N, C, h, w) context.
         """
         b, n = cam2img.shape[:2]
         h, w = feats[0].shape[-2:]
@@ -227,7 +256,7 @@ class BEVDetLSSViewTransformer(nn.Module):
         ctx_flat = context.permute(0, 2, 3, 1).reshape(-1, self.out_channels)  # (BNhw, C)
         pooled = bev_pool(depth_flat, ctx_flat, plan)  # (B Z Y X, C)
         bev = pooled.view(b, nz, ny, nx, self.out_channels).permute(0, 4, 1, 2, 3).reshape(b, -1, ny, nx)
-        return bev, depth
+        return (bev, depth, context) if return_context else (bev, depth)
 
     def loss_depth(self, depth: torch.Tensor, gt_depth: torch.Tensor) -> torch.Tensor:
         """BEVDepth depth loss: BCE between predicted bins and one-hot LiDAR bins on cells with a return.

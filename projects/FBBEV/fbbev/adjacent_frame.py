@@ -3,8 +3,9 @@
 - ``FBBEVNuScenesDataset``: ``NuScenesDataset`` whose infos carry ``adjacent``, the parsed info of the previous
   keyframe (the latest earlier sample within ``max_gap`` seconds; the sample itself at the start of a drive, as
   BEVDet4D does). mmdet3d's v2 infos hold no scene or ``prev`` links, so neighbours are found by timestamp.
-- ``FBBEVLoadAdjacentFrame``: loads the adjacent frame's cameras with BEVDet's loader, appends them after the
-  current cameras (``img``, ``cam2img``, ``cam2ego``, ``post_rots``, ``post_trans``: N -> 2N) and records
+- ``FBBEVLoadAdjacentFrame``: loads the adjacent frame's cameras with BEVDet's loader (with the key frame's image
+  augmentation per camera, as BEVDet's sequential loading does), appends them after the current cameras
+  (``img``, ``cam2img``, ``cam2ego``, ``post_rots``, ``post_trans``: N -> 2N) and records
   ``curr2adj`` (1, 4, 4) = ``inv(ego2global_adj) @ ego2global_curr`` (current ego -> adjacent ego).
 """
 from __future__ import annotations
@@ -68,16 +69,25 @@ class FBBEVLoadAdjacentFrame(BaseTransform):
     Args:
         loader: Image loader config for the adjacent frame (``BEVDetLoadMultiViewImages`` with the same
             ``final_size`` and cameras as the current frame).
+        same_augmentation: Apply the key frame's image augmentation (``img_aug_params``) to the adjacent frame's
+            cameras (official); False samples its own.
     """
 
-    def __init__(self, loader: dict) -> None:
+    def __init__(self, loader: dict, same_augmentation: bool = True) -> None:
         self.loader = TRANSFORMS.build(copy.deepcopy(loader))
+        self.same_augmentation = same_augmentation
 
     def transform(self, results: dict) -> dict:
         adjacent = results.get('adjacent')
         if adjacent is None:
             raise KeyError(f'sample {results.get("token")}: no adjacent frame info (use FBBEVNuScenesDataset)')
-        adj = self.loader(copy.deepcopy(adjacent))
+        adjacent = copy.deepcopy(adjacent)
+        if self.same_augmentation:
+            if 'img_aug_params' not in results:
+                raise KeyError(f'sample {results.get("token")}: same_augmentation needs the key frame\'s '
+                               f'img_aug_params (run BEVDetLoadMultiViewImages first)')
+            adjacent['img_aug_params'] = results['img_aug_params']
+        adj = self.loader(adjacent)
         for key in ('cam2img', 'cam2ego', 'post_rots', 'post_trans'):
             results[key] = np.concatenate([results[key], adj[key]], axis=0)
         results['img'] = list(results['img']) + list(adj['img'])

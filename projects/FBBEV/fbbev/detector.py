@@ -1,8 +1,9 @@
 """The FB-BEV detector (Li et al., ICCV 2023, https://arxiv.org/abs/2308.02236) on mmdet3d 1.x.
 
 BEVDet's pipeline (image backbone + neck -> LSS forward projection with the camera-aware depth net) followed by
-FB-BEV's FRPN (BEV foreground mask) and depth-aware backward projection on the foreground cells, then BEVDet's
-BEV encoder and CenterHead with Scale-NMS. Everything shared is imported from :mod:`projects.BEVDet.bevdet`.
+FB-BEV's FRPN (BEV foreground mask) and depth-aware backward projection (which samples the depth net's context
+features; only foreground cells attend to the images), then BEVDet's BEV encoder and CenterHead with Scale-NMS.
+Everything shared is imported from :mod:`projects.BEVDet.bevdet`.
 
 Optional BEVDet4D-style temporal fusion (``num_adjacent=1``): the sample carries ``N`` current cameras followed
 by ``N`` cameras of the previous keyframe (see ``FBBEVLoadAdjacentFrame``) and ``curr2adj`` (the ego motion);
@@ -37,16 +38,22 @@ class FBBEV(BEVDet):
             ``C * (1 + num_adjacent)`` with temporal fusion).
         backward_projection: ``DepthAwareBackwardProjection`` config; ``grid_config``, ``embed_dims`` (LSS
             channels), ``feature_stride`` and ``depth_stride`` default to the view transformer's.
-        frpn: ``ForegroundRegionProposalNet`` config (``in_channels`` defaults to the LSS channels); None
-            refines every BEV cell.
-        backward_in_index: Image level (of the neck outputs) the backward projection reads.
+        frpn: ``ForegroundRegionProposalNet`` config (``in_channels`` defaults to the LSS channels); None: every
+            BEV cell attends to the images.
+        backward_in_index: None (FB-OCC): the backward projection samples the depth net's context features (the
+            features LSS lifts); an int: that image level (of the neck outputs) instead, which needs the
+            backward projection's ``in_channels``.
+        union_gt_mask: Unite the FRPN mask with the ground-truth mask during training. Upstream's code means to
+            (``gt_bev_mask | bev_mask`` under ``if bev_mask.requires_grad``) but a thresholded bool tensor never
+            requires grad, so the union never happens there: False (default) is what upstream runs.
         num_adjacent: 0 (single frame) or 1 (BEVDet4D-style fusion with the previous keyframe).
     """
 
     def __init__(self, img_backbone: dict, img_view_transformer: dict, img_bev_encoder_backbone: dict,
                  img_bev_encoder_neck: dict, pts_bbox_head: dict, backward_projection: dict,
-                 frpn: dict | None = None, img_neck: dict | None = None, backward_in_index: int = 0,
-                 num_adjacent: int = 0, data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
+                 frpn: dict | None = None, img_neck: dict | None = None, backward_in_index: int | None = None,
+                 union_gt_mask: bool = False, num_adjacent: int = 0, data_preprocessor: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
         super().__init__(img_backbone=img_backbone, img_view_transformer=img_view_transformer,
                          img_bev_encoder_backbone=img_bev_encoder_backbone,
                          img_bev_encoder_neck=img_bev_encoder_neck, pts_bbox_head=pts_bbox_head, img_neck=img_neck,
@@ -61,6 +68,7 @@ class FBBEV(BEVDet):
         self.backward_projection = MODELS.build(bp)
         self.frpn = MODELS.build(dict(dict(in_channels=bev_channels), **frpn)) if frpn is not None else None
         self.backward_in_index = backward_in_index
+        self.union_gt_mask = union_gt_mask
         self.num_adjacent = num_adjacent
 
     # ------------------------------------------------------------------ features
@@ -97,7 +105,7 @@ class FBBEV(BEVDet):
         Args:
             imgs: (B, N, 3, H, W) normalised images of one frame.
             cams: Camera tensors of that frame (see :meth:`BEVDet.camera_tensors`).
-            gt_mask: (B, Y, X) bool GT mask united with the FRPN mask (training, as upstream), or None.
+            gt_mask: (B, Y, X) bool GT mask united with the FRPN mask when ``union_gt_mask`` (training), or None.
 
         Returns:
             ``bev`` (B, C, Y, X) BEV frame, ``depth`` (B * N, D, h, w), ``mask_logits`` (B, Y, X) or None,
@@ -105,14 +113,15 @@ class FBBEV(BEVDet):
         """
         b, n = imgs.shape[:2]
         feats = self.extract_img_feat(imgs)
-        lss_bev, depth = self.img_view_transformer(feats, images=imgs.flatten(0, 1), **cams)
+        lss_bev, depth, context = self.img_view_transformer(feats, images=imgs.flatten(0, 1), return_context=True,
+                                                            **cams)
         mask_logits, fg_mask = None, None
         if self.frpn is not None:
             mask_logits = self.frpn(lss_bev)
             fg_mask = self.frpn.foreground(mask_logits)
-            if gt_mask is not None:
+            if gt_mask is not None and self.union_gt_mask:
                 fg_mask = fg_mask | gt_mask
-        img = feats[self.backward_in_index]
+        img = context if self.backward_in_index is None else feats[self.backward_in_index]
         bev = self.backward_projection(lss_bev, img.view(b, n, *img.shape[1:]), depth.view(b, n, *depth.shape[1:]),
                                        fg_mask=fg_mask, **cams)
         return dict(bev=bev, depth=depth, mask_logits=mask_logits, fg_mask=fg_mask)
@@ -172,7 +181,8 @@ class FBBEV(BEVDet):
         Returns:
             The samples with ``pred_instances_3d``: ``bboxes_3d`` (``LiDARInstance3DBoxes``, (K, 9) bottom
             centre, size, yaw, velocity, **LiDAR frame**), ``scores_3d`` (K,), ``labels_3d`` (K,); with an FRPN
-            also ``pred_bev_mask`` (Y, X) bool (BEV = ego frame) and, when ``eval_ann_info`` holds ground truth,
+            also ``pred_bev_mask`` (Y, X) bool (``sigmoid > frpn.eval_threshold``, 0.5 as upstream's
+            evaluation; BEV = ego frame) and, when ``eval_ann_info`` holds ground truth,
             ``gt_bev_mask`` (Y, X) bool, both on the CPU.
 
         Raises:
@@ -184,8 +194,8 @@ class FBBEV(BEVDet):
             if not np.allclose(np.asarray(sample.metainfo['bda']), np.eye(3)):
                 raise ValueError(f'sample {sample.metainfo.get("token")}: predict expects no BEV augmentation')
             res.bboxes_3d = ego_to_lidar_boxes(res.bboxes_3d, sample.metainfo['lidar2ego'])
-            if out['fg_mask'] is not None:
-                sample.pred_bev_mask = out['fg_mask'][i].cpu()
+            if out['mask_logits'] is not None:
+                sample.pred_bev_mask = self.frpn.foreground(out['mask_logits'][i], self.frpn.eval_threshold).cpu()
                 gt = self.eval_bev_mask(sample)
                 if gt is not None:
                     sample.gt_bev_mask = gt

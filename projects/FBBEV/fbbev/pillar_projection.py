@@ -85,41 +85,53 @@ def normalize_pixels(uv: torch.Tensor, extent: Sequence[int]) -> torch.Tensor:
     return (uv + 0.5) * scale
 
 
-def depth_bin_one_hot(depth: torch.Tensor, depth_bound: Sequence[float]) -> torch.Tensor:
+def _depth_bins(depth: torch.Tensor, d_min: float, step: float, num_bins: int,
+                clip: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``floor((depth - d_min) / step)`` as long, and whether the point has a bin (always, when clipped)."""
+    bins = torch.floor((depth - d_min) / step)
+    if clip:
+        return bins.clamp(0, num_bins - 1).long(), torch.ones_like(bins, dtype=torch.bool)
+    valid = (bins >= 0) & (bins < num_bins)
+    return torch.where(valid, bins, torch.zeros_like(bins)).long(), valid
+
+
+def depth_bin_one_hot(depth: torch.Tensor, depth_bound: Sequence[float], clip: bool = True) -> torch.Tensor:
     """One-hot depth bin of metric depths, with the binning of BEVDet's depth targets.
 
-    Bin ``k`` covers ``[d_min + k step, d_min + (k + 1) step)``; depths outside ``[d_min, d_max)`` (or behind
-    the camera) get an all-zero row: such a point cannot agree with any predicted bin.
+    Bin ``k`` covers ``[d_min + k step, d_min + (k + 1) step)``. Depths outside ``[d_min, d_max)`` take the
+    edge bins with ``clip`` (FB-OCC's ``torch.clip(floor(.), 0, D - 1)``), else an all-zero row (such a point
+    cannot agree with any predicted bin). Points behind the camera are removed by the visibility mask.
 
     Args:
         depth: (...) metres.
         depth_bound: ``(d_min, d_max, step)`` metres.
+        clip: Clip to the edge bins.
 
     Returns:
         (..., D) float one-hot.
     """
     d_min, d_max, step = (float(x) for x in depth_bound)
     num_bins = len(torch.arange(d_min, d_max, step))
-    bins = torch.floor((depth - d_min) / step)
-    valid = (bins >= 0) & (bins < num_bins)
-    bins = torch.where(valid, bins, torch.zeros_like(bins)).long()
+    bins, valid = _depth_bins(depth, d_min, step, num_bins, clip)
     return F.one_hot(bins, num_bins).to(depth.dtype) * valid[..., None].to(depth.dtype)
 
 
 def sample_depth_consistency(depth_prob: torch.Tensor, locations: torch.Tensor, depth: torch.Tensor,
-                             depth_bound: Sequence[float]) -> torch.Tensor:
+                             depth_bound: Sequence[float], clip: bool = True) -> torch.Tensor:
     """FB-BEV's depth-consistency weight: ``one_hot(bin(depth)) . depth_prob(location)``.
 
     The predicted distribution, sampled bilinearly (``grid_sample(align_corners=False)`` convention, zero
     outside the map) at each point's projection, dotted with the one-hot bin of the point's own camera depth:
     the predicted probability that the surface at that pixel lies in the point's depth bin. Only the selected
-    bin is read (four gathers per point instead of sampling all ``D`` channels); points without a bin get 0.
+    bin is read (four gathers per point instead of sampling all ``D`` channels). Depths beyond the bins read the
+    edge bins with ``clip`` (FB-OCC), else get 0.
 
     Args:
         depth_prob: (M, D, h, w) predicted depth distribution per camera image (softmax over D).
         locations: (M, P, 2) normalised sampling coordinates (see :func:`normalize_pixels`).
         depth: (M, P) camera depth of each point, metres.
         depth_bound: ``(d_min, d_max, step)`` of the distribution.
+        clip: Clip depths to the edge bins.
 
     Returns:
         (M, P) weights in ``[0, 1]``.
@@ -128,9 +140,7 @@ def sample_depth_consistency(depth_prob: torch.Tensor, locations: torch.Tensor, 
     d_min, d_max, step = (float(x) for x in depth_bound)
     if len(torch.arange(d_min, d_max, step)) != num_bins:
         raise ValueError(f'depth_bound {tuple(depth_bound)} does not give the {num_bins} bins of the distribution')
-    bins = torch.floor((depth - d_min) / step)
-    has_bin = (bins >= 0) & (bins < num_bins)
-    bins = torch.where(has_bin, bins, torch.zeros_like(bins)).long()  # (M, P)
+    bins, has_bin = _depth_bins(depth, d_min, step, num_bins, clip)  # (M, P)
     px = locations[..., 0] * w - 0.5  # continuous cell coordinates, cell centres at integers
     py = locations[..., 1] * h - 0.5
     x0, y0 = torch.floor(px), torch.floor(py)
@@ -147,11 +157,11 @@ def sample_depth_consistency(depth_prob: torch.Tensor, locations: torch.Tensor, 
 
 
 def sample_depth_consistency_reference(depth_prob: torch.Tensor, locations: torch.Tensor, depth: torch.Tensor,
-                                       depth_bound: Sequence[float]) -> torch.Tensor:
+                                       depth_bound: Sequence[float], clip: bool = True) -> torch.Tensor:
     """Same as :func:`sample_depth_consistency` by ``grid_sample`` of all ``D`` channels and an explicit
     dot product with :func:`depth_bin_one_hot` (the definition; slower, tests only)."""
     grid = (2 * locations - 1).unsqueeze(1)  # (M, 1, P, 2)
     sampled = F.grid_sample(depth_prob, grid, mode='bilinear', padding_mode='zeros',
                             align_corners=False)  # (M, D, 1, P)
     sampled = sampled[:, :, 0].transpose(1, 2)  # (M, P, D)
-    return (sampled * depth_bin_one_hot(depth, depth_bound)).sum(-1)
+    return (sampled * depth_bin_one_hot(depth, depth_bound, clip)).sum(-1)

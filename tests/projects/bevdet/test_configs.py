@@ -13,10 +13,15 @@ def _cfg(name: str) -> Config:
     return Config.fromfile(str(ROOT / 'configs' / name))
 
 
+def _train_dataset(cfg: Config) -> dict:
+    dataset = cfg.train_dataloader.dataset
+    return dataset.dataset if dataset.type == 'CBGSDataset' else dataset
+
+
 def test_demo_pipelines_equal_the_base_except_input_size():
     base, demo = _cfg('bevdet_hybrid.py'), _cfg('demo/bevdet_hybrid_demo.py')
-    for loader in ('train_dataloader', 'test_dataloader'):
-        a, b = base[loader].dataset.pipeline, demo[loader].dataset.pipeline
+    for a, b in ((_train_dataset(base).pipeline, _train_dataset(demo).pipeline),
+                 (base.test_dataloader.dataset.pipeline, demo.test_dataloader.dataset.pipeline)):
         assert [t['type'] for t in a] == [t['type'] for t in b]
         for ta, tb in zip(a, b):
             ta, tb = dict(ta), dict(tb)
@@ -33,12 +38,13 @@ def test_demo_tiny_clip_cfg_is_the_model_library_one():
     assert demo.tiny_clip_cfg.to_dict() == TINY_CLIP_CFG
 
 
-@pytest.mark.parametrize('name', ['bevdet_r50.py', 'bevdet_hybrid.py'])
-def test_full_configs_keep_published_settings(name):
+@pytest.mark.parametrize('name, depth_step, channels', [('bevdet_r50.py', 1.0, 64), ('bevdet_hybrid.py', 0.5, 80)])
+def test_full_configs_keep_published_settings(name, depth_step, channels):
+    """bevdet-r50.py, and the official depth configs' bins and channels for the depth-supervised hybrid."""
     cfg = _cfg(name)
     vt = cfg.model.img_view_transformer
-    assert vt.grid_config['x'] == (-51.2, 51.2, 0.8) and vt.grid_config['depth'] == (1.0, 60.0, 1.0)
-    assert tuple(vt.input_size) == (256, 704) and vt.out_channels == 64
+    assert vt.grid_config['x'] == (-51.2, 51.2, 0.8) and vt.grid_config['depth'] == (1.0, 60.0, depth_step)
+    assert tuple(vt.input_size) == (256, 704) and vt.out_channels == channels
     assert cfg.optim_wrapper.optimizer.lr == 2e-4 and cfg.train_cfg.max_epochs == 24
     assert cfg.train_dataloader.batch_size == 8
 

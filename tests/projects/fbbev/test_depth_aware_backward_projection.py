@@ -69,11 +69,15 @@ def test_reference_points_are_cell_centres_at_pillar_heights():
 
 
 def test_depth_bin_one_hot_matches_bevdet_binning():
-    oh = depth_bin_one_hot(torch.tensor([1.0, 1.99, 2.0, 59.9, 60.0, 0.5, -3.0]), (1.0, 60.0, 1.0))
+    depth = torch.tensor([1.0, 1.99, 2.0, 59.9, 60.0, 0.5, -3.0])
+    oh = depth_bin_one_hot(depth, (1.0, 60.0, 1.0), clip=False)
     assert oh.shape == (7, 59)
     assert oh[:4].argmax(-1).tolist() == [0, 0, 1, 58]
     assert oh[:4].sum(-1).tolist() == [1, 1, 1, 1]
     assert oh[4:].sum().item() == 0  # outside [d_min, d_max) or behind the camera: no bin
+    # FB-OCC (the default): clip(floor((d - d_min) / step), 0, D - 1), every depth has a bin
+    clipped = depth_bin_one_hot(depth, (1.0, 60.0, 1.0))
+    assert clipped.argmax(-1).tolist() == [0, 0, 1, 58, 58, 0, 0] and clipped.sum(-1).tolist() == [1] * 7
 
 
 def test_bin_gather_equals_full_grid_sample_definition():
@@ -81,9 +85,10 @@ def test_bin_gather_equals_full_grid_sample_definition():
     prob = torch.rand(3, 19, 4, 8, generator=g).softmax(1)
     loc = torch.rand(3, 40, 2, generator=g) * 1.3 - 0.15  # some outside the map
     depth = torch.rand(3, 40, generator=g) * 24 - 2  # some outside [1, 20)
-    fast = sample_depth_consistency(prob, loc, depth, (1.0, 20.0, 1.0))
-    torch.testing.assert_close(fast, sample_depth_consistency_reference(prob, loc, depth, (1.0, 20.0, 1.0)))
-    assert (fast == 0).any() and (fast > 0).any()
+    for clip in (True, False):
+        fast = sample_depth_consistency(prob, loc, depth, (1.0, 20.0, 1.0), clip)
+        torch.testing.assert_close(fast, sample_depth_consistency_reference(prob, loc, depth, (1.0, 20.0, 1.0), clip))
+        assert (fast == 0).any() and (fast > 0).any()
 
 
 def _single_camera():
@@ -108,8 +113,14 @@ def test_depth_weights_equal_hand_computed_dot_product():
     expected0 = (p[1, 3] + p[1, 4] + p[2, 3] + p[2, 4]) / 4
     # point 1: x = (8.5 + 0.5) / 16 -> column 4 exactly; y = (3 + 0.5) / 8 -> row 1.25
     expected1 = 0.75 * p[1, 4] + 0.25 * p[2, 4]
-    torch.testing.assert_close(w[0, 0, :, 0], torch.stack([expected0, expected1, p.new_tensor(0.0),
-                                                           p.new_tensor(0.0)]))
+    # point 2 (25 m, beyond the last bin [19, 20)) reads the last bin at the image centre, as FB-OCC clips it
+    last = depth_prob[0, 0, 18]
+    expected2 = (last[1, 3] + last[1, 4] + last[2, 3] + last[2, 4]) / 4
+    torch.testing.assert_close(w[0, 0, :, 0], torch.stack([expected0, expected1, expected2, p.new_tensor(0.0)]))
+    _, unclipped = pillar_weights(uv.view(1, 1, 4, 1, 2), depth.view(1, 1, 4, 1), depth_prob, (8, 16),
+                                  (1.0, 20.0, 1.0), clip_depth_bins=False)
+    torch.testing.assert_close(unclipped[0, 0, :, 0], torch.stack([expected0, expected1, p.new_tensor(0.0),
+                                                                   p.new_tensor(0.0)]))
     _, visible = pillar_weights(uv.view(1, 1, 4, 1, 2), depth.view(1, 1, 4, 1), depth_prob, (8, 16),
                                 (1.0, 20.0, 1.0), depth_aware=False)
     assert visible[0, 0, :, 0].tolist() == [1.0, 1.0, 1.0, 0.0]  # the 25 m point is visible, just out of range
@@ -161,8 +172,11 @@ def test_depth_weighting_is_live_and_multiplies_the_attention():
 
 
 def test_foreground_mask_restricts_refinement_and_gradients_flow():
+    """``update_background=False``: only foreground cells change (the official every-cell behaviour:
+    test_official_structure.py)."""
     grid, bev, feats, depth, cams = _module_inputs(1)
     m = _module(grid).train()
+    m.update_background = False
     m.dropout.p = 0.0
     fg = torch.zeros(1, 16, 16, dtype=torch.bool)
     fg[0, 3:6, 9:12] = True

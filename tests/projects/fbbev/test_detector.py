@@ -25,13 +25,16 @@ VOXEL = [0.4, 0.4, 0.2]  # x out_size_factor 8 = 3.2 m cells
 
 
 def _config(root, infos) -> Config:
+    """configs/fbbev_r50.py shrunk (ResNet-18 from scratch, small input and BEV), without the CBGS wrapper."""
     cfg = Config.fromfile('configs/fbbev_r50.py')
+    cfg.train_dataloader.dataset = cfg.train_dataloader.dataset.dataset
     shrink = {
-        'model.img_backbone.depth': 18, 'model.img_neck.in_channels': [256, 512], 'model.img_neck.out_channels': 32,
+        'model.img_backbone.depth': 18, 'model.img_backbone.init_cfg': None, 'model.img_neck.in_channels': [256, 512],
+        'model.img_neck.out_channels': 32,
         'model.img_view_transformer.grid_config': GRID, 'model.img_view_transformer.input_size': INPUT,
         'model.img_view_transformer.out_channels': 16, 'model.img_view_transformer.depth_net.in_channels': 32,
-        'model.img_view_transformer.depth_net.mid_channels': 32, 'model.backward_projection.in_channels': 32,
-        'model.backward_projection.num_heads': 2, 'model.backward_projection.num_points': 4,
+        'model.img_view_transformer.depth_net.mid_channels': 32, 'model.backward_projection.num_heads': 2,
+        'model.backward_projection.num_points': 4,
         'model.backward_projection.ffn_channels': 32, 'model.img_bev_encoder_backbone.in_channels': 16,
         'model.img_bev_encoder_backbone.num_channels': (16, 32, 64), 'model.img_bev_encoder_neck.in_channels': 80,
         'model.img_bev_encoder_neck.out_channels': 32, 'model.pts_bbox_head.in_channels': 32,
@@ -71,7 +74,9 @@ def test_build_loss_backward_predict(cfg):
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
     bp = model.backward_projection
-    for p in (bp.sampling_offsets.weight, bp.input_proj.weight, model.frpn.mask_net[0].weight):
+    context_conv = model.img_view_transformer.depth_net.context_conv.weight
+    for p in (bp.sampling_offsets.weight, bp.value_proj.weight, bp.self_attn.sampling_offsets.weight,
+              model.frpn.mask_net[0].weight, context_conv):
         assert p.grad is not None and p.grad.abs().sum() > 0
 
     model.eval()
@@ -82,6 +87,9 @@ def test_build_loss_backward_predict(cfg):
     boxes = sample.pred_instances_3d.bboxes_3d
     assert type(boxes).__name__ == 'LiDARInstance3DBoxes' and boxes.tensor.shape[1] == 9
     assert sample.pred_bev_mask.shape == (32, 32) and sample.pred_bev_mask.dtype == torch.bool
+    with torch.no_grad():  # the reported mask is the FRPN's at upstream's evaluation threshold, 0.5
+        logits = model.extract_feat(data['inputs'], data['data_samples'])['mask_logits'][0]
+    assert torch.equal(sample.pred_bev_mask, logits.sigmoid() > 0.5)
     assert sample.gt_bev_mask.shape == (32, 32) and sample.gt_bev_mask.any()  # from eval_ann_info, ego frame
     metric = METRICS.build(dict(type='FRPNMaskIoUMetric'))
     metric.process({}, [sample.to_dict()])
@@ -110,6 +118,10 @@ def test_temporal_fusion_with_the_adjacent_keyframe(cfg):
     curr2adj = [s.metainfo['curr2adj'] for s in batch['data_samples']]
     moved = [abs(c[0, :3, 3]).sum() > 0.5 for c in curr2adj]  # the synthetic ego drives: one of two is moving
     assert any(moved)
+    for sample in batch['data_samples']:  # the adjacent cameras get the key frame's (random) image augmentation
+        post_rots, post_trans = sample.metainfo['post_rots'], sample.metainfo['post_trans']
+        assert (post_rots[:6] == post_rots[6:]).all() and (post_trans[:6] == post_trans[6:]).all()
+        assert not (post_rots[:6, 0, 0] == post_rots[0, 0, 0]).all()  # different per camera: really sampled
     data = model.data_preprocessor(batch, training=True)
     assert data['inputs']['imgs'].shape[1] == 12  # 6 current + 6 adjacent cameras
     losses = model.loss(data['inputs'], data['data_samples'])
@@ -157,7 +169,7 @@ def test_hybrid_demo_config_loss_and_predict(synthetic_world, synthetic_nuscenes
     assert {'loss_frpn_bce', 'loss_frpn_dice', 'loss_depth'} <= set(losses)
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
-    assert model.backward_projection.input_proj.weight.grad.abs().sum() > 0
+    assert model.backward_projection.value_proj.weight.grad.abs().sum() > 0
     model.eval()
     data = model.data_preprocessor(_batch(DATASETS.build(cfg.val_dataloader.dataset), [0]), training=False)
     with torch.no_grad():
@@ -181,14 +193,14 @@ def test_full_size_hybrid_config_one_training_iteration(synthetic_world, synthet
     cfg.merge_from_dict({
         'model.img_backbone.encoder.clip_pretrained': None, 'model.img_backbone.encoder.dino_pretrained': None,
         'model.img_view_transformer.depth_net.prompt_bank.clip_pretrained': None,
-        'train_dataloader.dataset.data_root': root,
-        'train_dataloader.dataset.ann_file': str(synthetic_nuscenes_infos['train'])})
+        'train_dataloader.dataset.dataset.data_root': root,
+        'train_dataloader.dataset.dataset.ann_file': str(synthetic_nuscenes_infos['train'])})
     import hybrid_depth.models.backbones  # noqa: F401
     import hybrid_depth.models.depth_branch  # noqa: F401
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     assert model.backward_projection.bev_size == (128, 128) and model.backward_projection.feature_stride == 14
-    data = model.data_preprocessor(_batch(DATASETS.build(cfg.train_dataloader.dataset), [0]), training=True)
+    data = model.data_preprocessor(_batch(DATASETS.build(cfg.train_dataloader.dataset.dataset), [0]), training=True)
     assert data['inputs']['imgs'].shape[-2:] == (256, 704)
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     losses = model.loss(data['inputs'], data['data_samples'])
@@ -198,3 +210,27 @@ def test_full_size_hybrid_config_one_training_iteration(synthetic_world, synthet
     before = model.backward_projection.sampling_offsets.weight.detach().clone()
     optim.step()
     assert not torch.equal(before, model.backward_projection.sampling_offsets.weight)
+
+
+@pytest.mark.slow
+def test_full_size_r50_config_one_training_iteration(synthetic_world, synthetic_nuscenes_infos):
+    """configs/fbbev_r50.py at full size (ResNet-50 from scratch, 512-ch neck, BEVDepth depth net, D=118, 80 ch,
+    256x704, 128x128 BEV, every cell through the backward projection): one optimiser step on one sample."""
+    cfg = Config.fromfile('configs/fbbev_r50.py')
+    dataset = dict(cfg.train_dataloader.dataset.dataset, data_root=str(synthetic_world.nuscenes) + '/',
+                   ann_file=str(synthetic_nuscenes_infos['train']))
+    cfg.model.img_backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert model.img_view_transformer.num_depth == 118 and model.backward_projection.embed_dims == 80
+    data = model.data_preprocessor(_batch(DATASETS.build(dataset), [0]), training=True)
+    assert data['inputs']['imgs'].shape[-2:] == (256, 704)
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total) and 'loss_depth' in losses
+    total.backward()
+    before = model.backward_projection.self_attn.sampling_offsets.weight.detach().clone()
+    optim.step()
+    assert not torch.equal(before, model.backward_projection.self_attn.sampling_offsets.weight)
