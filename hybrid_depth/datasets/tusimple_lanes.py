@@ -79,10 +79,13 @@ class TuSimpleLaneOrderDataset(BaseDataset):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'TuSimple label file not found: {path}')
             with open(path) as f:
-                for line in f:
+                for n, line in enumerate(f, 1):
                     if not line.strip():
                         continue
-                    label = json.loads(line)
+                    try:
+                        label = json.loads(line)
+                    except json.JSONDecodeError as err:
+                        raise ValueError(f'{path}:{n}: not a JSON label line: {err}') from err
                     groups = [g for lane in label['lanes']
                               if (g := lane_points_near_to_far(lane, label['h_samples'], self.num_points))
                               is not None]

@@ -1,7 +1,7 @@
 # nuScenes for BEVDet: 6 cameras at 256x704, BEVDet image-view and BEV augmentation, LiDAR depth targets
 # (used by depth-supervised variants), ground truth moved to the ego frame, NuScenesMetric (nuscenes-devkit).
 # Info files: `python tools/create_data.py nuscenes --root-path DATA_ROOT --out-dir DATA_ROOT`.
-dataset_type = 'NuScenesDataset'
+dataset_type = 'BEVDetNuScenesDataset'  # NuScenesDataset + the info-file contract
 data_root = 'data/nuscenes/'
 class_names = ['car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 'motorcycle', 'pedestrian',
                'traffic_cone', 'barrier']

@@ -174,7 +174,8 @@ class DepthAwareBackwardProjection(BaseModule):
             img_feats: (B, N, C_in, h, w) image features on the ``feature_stride`` grid.
             depth_prob: (B, N, D, h_d, w_d) predicted depth distribution on the ``depth_stride`` grid.
             cam2img, cam2ego, post_rots, post_trans, bda: camera matrices as packed by BEVDet (see
-                :func:`.pillar_projection.bev_to_image`).
+                :func:`.pillar_projection.bev_to_image`; ``cam2ego`` is camera -> key ego, per-camera
+                ego-motion compensated).
             fg_mask: (B, Y, X) bool foreground cells (FRPN); None refines every cell.
 
         Returns:
