@@ -1,0 +1,44 @@
+"""Readers of sensor files: a missing, empty, truncated or malformed file is one error naming it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hybrid_depth.datasets.file_readers import read_image, read_points
+
+
+@pytest.fixture
+def jpeg(tmp_path):
+    path = tmp_path / 'frame.jpg'
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(path, quality=95)
+    return path
+
+
+def test_reads_a_good_jpeg_in_both_channel_orders(jpeg):
+    bgr, rgb = read_image(str(jpeg), 'sample s'), read_image(str(jpeg), 'sample s', channel_order='rgb')
+    assert bgr.shape == (64, 96, 3) and np.array_equal(bgr[..., ::-1], rgb)
+
+
+@pytest.mark.parametrize('damage, error, words', [
+    ('missing', FileNotFoundError, 'not found'), ('empty', OSError, 'cannot be decoded'),
+    ('half', OSError, 'truncated JPEG'), ('text', OSError, 'cannot be decoded')])
+def test_bad_images_name_the_file_and_sample(jpeg, tmp_path, damage, error, words):
+    bad = tmp_path / 'bad.jpg'
+    data = jpeg.read_bytes()
+    if damage != 'missing':
+        bad.write_bytes({'empty': b'', 'half': data[:len(data) // 2], 'text': b'not an image'}[damage])
+    with pytest.raises(error, match=words) as err:
+        read_image(str(bad), 'sample abc: camera CAM_BACK')
+    assert str(bad) in str(err.value) and 'sample abc' in str(err.value)
+
+
+def test_points(tmp_path):
+    good = tmp_path / 'p.bin'
+    np.arange(20, dtype=np.float32).tofile(good)
+    assert read_points(str(good), 5, 's').shape == (4, 5)
+    with pytest.raises(ValueError, match='not N x 3'):
+        read_points(str(good), 3, 'sample t')
+    with pytest.raises(FileNotFoundError, match='sample t: LiDAR file not found: None'):
+        read_points(None, 5, 'sample t')
