@@ -31,8 +31,8 @@ from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
-from hybrid_depth.engine.cli import ConfigError, load_config  # noqa: E402
 from hybrid_depth.datasets.file_readers import read_points  # noqa: E402
+from hybrid_depth.engine.cli import ConfigError, load_config  # noqa: E402
 from hybrid_depth.geometry.camera import transform_points  # noqa: E402
 from hybrid_depth.visualization import (  # noqa: E402
     GT_COLOUR,

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os.path as osp
 
+import cv2
 import mmcv
 import numpy as np
 
-__all__ = ['read_image', 'read_points']
+__all__ = ['DataFileError', 'read_image', 'read_points']
+
+
+class DataFileError(ValueError):
+    """A data or info file that exists but cannot be used (the message names it and the sample)."""
 
 
 def read_image(path: str, what: str, channel_order: str = 'bgr') -> np.ndarray:
@@ -25,7 +30,13 @@ def read_image(path: str, what: str, channel_order: str = 'bgr') -> np.ndarray:
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what}: image not found: {path}')
-    img = mmcv.imread(path, 'color', channel_order=channel_order)
+    size = osp.getsize(path)
+    if size == 0:
+        raise OSError(f'{what}: image file is empty: {path}')
+    try:
+        img = mmcv.imread(path, 'color', channel_order=channel_order)
+    except cv2.error as err:
+        raise OSError(f'{what}: image cannot be decoded ({size} bytes): {path}: {err}') from err
     if img is None:
         raise OSError(f'{what}: image cannot be decoded (empty, truncated or not an image, '
                       f'{osp.getsize(path)} bytes): {path}')
@@ -48,11 +59,11 @@ def read_points(path: str | None, num_feats: int, what: str) -> np.ndarray:
 
     Raises:
         FileNotFoundError: no path or no file.
-        ValueError: the size is not a whole number of points.
+        DataFileError: the size is not a whole number of points.
     """
     if path is None or not osp.isfile(path):
         raise FileNotFoundError(f'{what}: LiDAR file not found: {path}')
     raw = np.fromfile(path, dtype=np.float32)
     if raw.size % num_feats:
-        raise ValueError(f'{what}: LiDAR file is not N x {num_feats} float32 ({raw.size * 4} bytes): {path}')
+        raise DataFileError(f'{what}: LiDAR file is not N x {num_feats} float32 ({raw.size * 4} bytes): {path}')
     return raw.reshape(-1, num_feats)

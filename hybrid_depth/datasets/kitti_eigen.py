@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from mmdet3d.registry import DATASETS
 
+from .file_readers import DataFileError
 from .kitti_raw import KittiRawDepthDataset
 
 __all__ = ['KittiEigenTestDataset']
@@ -54,7 +55,7 @@ class KittiEigenTestDataset(KittiRawDepthDataset):
         try:
             gt = np.load(self.gt_file, fix_imports=True, encoding='latin1', allow_pickle=True)['data']
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-            raise ValueError(f'KITTI Eigen ground truth is unreadable (expected an .npz with key "data"): '
+            raise DataFileError(f'KITTI Eigen ground truth is unreadable (expected an .npz with key "data"): '
                              f'{self.gt_file}: {err}') from err
         if len(gt) != len(data_list):
             raise ValueError(f'{self.gt_file} has {len(gt)} depth maps but {self.ann_file} has '

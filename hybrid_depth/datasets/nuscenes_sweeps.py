@@ -22,7 +22,7 @@ from mmdet3d.registry import DATASETS, TRANSFORMS
 from mmengine.dataset import BaseDataset
 from pyquaternion import Quaternion
 
-from .file_readers import read_points
+from .file_readers import DataFileError, read_points
 
 __all__ = ['NUSCENES_CAMERAS', 'LoadNuScenesLidarDepth', 'NuScenesSweepsDepthDataset', 'lidar_depth_map']
 
@@ -129,7 +129,7 @@ class NuScenesSweepsDepthDataset(BaseDataset):
             with open(path) as f:
                 return json.load(f)
         except json.JSONDecodeError as err:
-            raise ValueError(f'nuScenes table is not valid JSON: {path}: {err}') from err
+            raise DataFileError(f'nuScenes table is not valid JSON: {path}: {err}') from err
 
     def load_data_list(self) -> list[dict]:
         from nuscenes.utils.splits import create_splits_scenes

@@ -17,6 +17,8 @@ import numpy as np
 from mmdet3d.registry import DATASETS
 from mmengine.dataset import BaseDataset
 
+from .file_readers import DataFileError
+
 __all__ = ['TuSimpleLaneOrderDataset', 'lane_points_near_to_far']
 
 
@@ -85,7 +87,7 @@ class TuSimpleLaneOrderDataset(BaseDataset):
                     try:
                         label = json.loads(line)
                     except json.JSONDecodeError as err:
-                        raise ValueError(f'{path}:{n}: not a JSON label line: {err}') from err
+                        raise DataFileError(f'{path}:{n}: not a JSON label line: {err}') from err
                     groups = [g for lane in label['lanes']
                               if (g := lane_points_near_to_far(lane, label['h_samples'], self.num_points))
                               is not None]

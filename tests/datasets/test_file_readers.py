@@ -11,8 +11,8 @@ from hybrid_depth.datasets.file_readers import read_image, read_points
 @pytest.fixture
 def jpeg(tmp_path):
     path = tmp_path / 'frame.jpg'
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(path, quality=95)
+    y, x = np.mgrid[0:64, 0:96]
+    Image.fromarray(np.stack([x * 2, y * 3, (x + y)], -1).astype(np.uint8)).save(path, quality=95)
     return path
 
 
@@ -22,13 +22,15 @@ def test_reads_a_good_jpeg_in_both_channel_orders(jpeg):
 
 
 @pytest.mark.parametrize('damage, error, words', [
-    ('missing', FileNotFoundError, 'not found'), ('empty', OSError, 'cannot be decoded'),
-    ('half', OSError, 'truncated JPEG'), ('text', OSError, 'cannot be decoded')])
+    ('missing', FileNotFoundError, 'not found'), ('empty', OSError, 'empty'), ('half', OSError, 'truncated'),
+    ('tail', OSError, 'truncated'), ('text', OSError, 'cannot be decoded')])
 def test_bad_images_name_the_file_and_sample(jpeg, tmp_path, damage, error, words):
     bad = tmp_path / 'bad.jpg'
     data = jpeg.read_bytes()
     if damage != 'missing':
-        bad.write_bytes({'empty': b'', 'half': data[:len(data) // 2], 'text': b'not an image'}[damage])
+        # 'tail': only the end-of-image marker is lost; OpenCV still decodes it (silently, without the check)
+        bad.write_bytes({'empty': b'', 'half': data[:len(data) // 2], 'tail': data[:-2],
+                         'text': b'not an image'}[damage])
     with pytest.raises(error, match=words) as err:
         read_image(str(bad), 'sample abc: camera CAM_BACK')
     assert str(bad) in str(err.value) and 'sample abc' in str(err.value)

@@ -152,7 +152,8 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
         tables['scene'].append({'token': scene_tok, 'log_token': log_tok, 'nbr_samples': cfg.keyframes,
                                     'first_sample_token': sample_tok[0], 'last_sample_token': sample_tok[-1],
                                     'name': scene_name, 'description': f'Synthetic drive, seed {wseed}, '
-                                    f'{world.ego_speed:.1f} m/s, weaving {world.weave[0]:.2f} m in its lane, straight 4-lane road'})
+                                    f'{world.ego_speed:.1f} m/s, weaving {world.weave[0]:.2f} m in its lane, '
+                                    'straight 4-lane road'})
 
         sd_rows: dict[str, list] = {s.name: [] for s in [*cams, lidar]}
         ann_rows: dict[int, list] = {}  # object uid -> (observed, annotation) in time order

@@ -17,6 +17,8 @@ import mmengine
 from mmdet3d.datasets import NuScenesDataset
 from mmdet3d.registry import DATASETS
 
+from hybrid_depth.datasets.file_readers import DataFileError
+
 __all__ = ['INFO_HINT', 'InfoFileError', 'check_nuscenes_infos', 'BEVDetNuScenesDataset']
 
 INFO_HINT = ('regenerate mmdet3d 1.x infos with: python tools/create_data.py nuscenes --root-path <dataroot> '
@@ -26,7 +28,7 @@ LIDAR_KEYS = ('lidar_path', 'lidar2ego')
 CAMERA_KEYS = ('img_path', 'cam2img', 'lidar2cam')
 
 
-class InfoFileError(ValueError):
+class InfoFileError(DataFileError):
     """An info file of another layout or without the keys our loaders need."""
 
 

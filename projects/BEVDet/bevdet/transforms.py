@@ -16,11 +16,9 @@ Keys written (``N`` cameras, ``(fH, fW)`` network input):
 """
 from __future__ import annotations
 
-import os.path as osp
 from collections.abc import Sequence
 
 import cv2
-import mmcv
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform

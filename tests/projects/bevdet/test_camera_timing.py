@@ -39,8 +39,7 @@ def nusc(synthetic_world):
 
 @pytest.fixture(scope='module')
 def infos(synthetic_nuscenes_infos) -> list[dict]:
-    return [info for split in ('train', 'val')
-            for info in pickle.loads(Path(synthetic_nuscenes_infos[split]).read_bytes())['data_list']]
+    return pickle.loads(Path(synthetic_nuscenes_infos['val']).read_bytes())['data_list']  # mini_val: 2 scenes
 
 
 def _devkit_cam2keyego(nusc, sample_token: str, cam: str) -> tuple[np.ndarray, float]:
@@ -78,6 +77,19 @@ def _box_corners(centre: np.ndarray, size: np.ndarray, yaw: float, margin: float
     return (signs * half) @ R.T + centre
 
 
+def outside_distance(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Distance (px) of (P, 2) points outside a convex polygon (V, 2); 0 inside or on it."""
+    a, b = polygon, np.roll(polygon, -1, axis=0)  # (V, 2) edges a -> b
+    edge = b - a
+    rel = points[:, None] - a[None]  # (P, V, 2)
+    cross = edge[None, :, 0] * rel[..., 1] - edge[None, :, 1] * rel[..., 0]  # (P, V)
+    orientation = np.sign(np.sum(a[:, 0] * b[:, 1] - b[:, 0] * a[:, 1]))  # sign of the polygon's area
+    inside = np.all(cross * orientation >= 0, axis=1)
+    t = np.clip((rel * edge[None]).sum(-1) / np.maximum((edge ** 2).sum(-1), 1e-12)[None], 0, 1)  # (P, V)
+    dist = np.linalg.norm(rel - t[..., None] * edge[None], axis=-1).min(1)
+    return np.where(inside, 0.0, dist)
+
+
 def silhouette_errors(depth: np.ndarray, K: np.ndarray, true_cam2keyego: np.ndarray, cam2keyego_used: np.ndarray,
                       centres: np.ndarray, sizes: np.ndarray, yaws: np.ndarray) -> tuple[list[float], list[float]]:
     """Compare projected boxes with the rendered objects of one camera.
@@ -95,28 +107,42 @@ def silhouette_errors(depth: np.ndarray, K: np.ndarray, true_cam2keyego: np.ndar
         the object outside the projected box outline, and the fraction of pixels inside the outline whose
         ray should hit the box first but where the rendering sees something farther (background).
     """
-    v, u = np.nonzero(depth > 0)
-    d = depth[v, u].astype(np.float64)
-    rays = np.linalg.inv(K) @ np.stack([u, v, np.ones_like(u)]).astype(np.float64)  # (3, P), z = 1
-    surf = (true_cam2keyego[:3, :3] @ (rays * d)).T + true_cam2keyego[:3, 3]  # (P, 3) key ego
-    to_cam = np.linalg.inv(cam2keyego_used)
     h, w = depth.shape
+    to_cam, true_to_cam = np.linalg.inv(cam2keyego_used), np.linalg.inv(true_cam2keyego)
     errors, see_through = [], []
     for centre, size, yaw in zip(centres, sizes, yaws):
         c, s = np.cos(yaw), np.sin(yaw)
+        # candidate pixels: the rectangle of the box's true projection (the whole image if it crosses z = 0)
+        true = _box_corners(centre, size, yaw, MARGIN) @ true_to_cam[:3, :3].T + true_to_cam[:3, 3]
+        if (true[:, 2] <= 0.05).all():  # behind the camera
+            continue
+        if (true[:, 2] > 0.05).all():
+            tuv = (true @ K.T)[:, :2] / true[:, 2:]
+            lo = np.clip(np.floor(tuv.min(0)).astype(int) - 1, 0, (w, h))
+            hi = np.clip(np.ceil(tuv.max(0)).astype(int) + 2, 0, (w, h))
+        else:
+            lo, hi = np.zeros(2, int), np.array([w, h])
+        if (lo >= hi).any():  # outside the image
+            continue
+        v, u = np.nonzero(depth[lo[1]:hi[1], lo[0]:hi[0]] > 0)
+        v, u = v + lo[1], u + lo[0]
+        d = depth[v, u].astype(np.float64)
+        rays = np.linalg.inv(K) @ np.stack([u, v, np.ones_like(u)]).astype(np.float64)  # (3, P), z = 1
+        surf = (true_cam2keyego[:3, :3] @ (rays * d)).T + true_cam2keyego[:3, 3]  # (P, 3) key ego
         local = (surf - centre) @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])  # (P, 3) box frame
         inside = np.all(np.abs(local) <= size / 2 + MARGIN, axis=1)
         corners = _box_corners(centre, size, yaw, MARGIN) @ to_cam[:3, :3].T + to_cam[:3, 3]  # camera frame
         if inside.sum() < 5 or (corners[:, 2] < 0.3).any():
             continue
         uv = (corners @ K.T)[:, :2] / corners[:, 2:]
-        hull = cv2.convexHull(uv.astype(np.float32))
-        dist = [cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in zip(u[inside], v[inside])]
-        errors.append(max(0.0, -min(dist)))
+        hull = cv2.convexHull(uv.astype(np.float32))[:, 0].astype(np.float64)  # (V, 2)
+        errors.append(float(outside_distance(np.stack([u[inside], v[inside]], 1).astype(np.float64), hull).max()))
         # reverse: rays through pixels inside the outline that enter the box must not see past it
         x0, y0 = np.floor(uv.min(0)).clip(0).astype(int)
-        x1, y1 = np.ceil(uv.max(0)).astype(int) + 1
-        gy, gx = np.mgrid[y0:min(y1, h), x0:min(x1, w)]
+        x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + 1, (w, h))
+        if x0 >= x1 or y0 >= y1:
+            continue
+        gy, gx = np.mgrid[y0:y1, x0:x1]
         pix = np.stack([gx.ravel(), gy.ravel(), np.ones(gx.size)]).astype(np.float64)
         used = np.linalg.inv(K) @ pix  # (3, Q) camera rays, z = 1
         origin = cam2keyego_used[:3, 3] - centre
@@ -159,6 +185,13 @@ def _all_errors(nusc, infos, synthetic_world, compensate: bool) -> tuple[np.ndar
     return np.array(errors), np.array(see_through), offsets
 
 
+def test_outside_distance_of_a_square():
+    square = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]])
+    points = np.array([[1.0, 1.0], [3.0, 1.0], [-1.0, -1.0], [2.0, 2.0]])
+    for polygon in (square, square[::-1]):  # either orientation
+        np.testing.assert_allclose(outside_distance(points, polygon), [0.0, 1.0, np.sqrt(2), 0.0])
+
+
 def test_cameras_fire_staggered_through_the_lidar_revolution(nusc, infos):
     """Each camera's keyframe is earlier than the LiDAR by its trigger offset; the six span ~43 ms."""
     offsets = {cam: [] for cam in CAMERAS}
@@ -177,7 +210,7 @@ def test_boxes_project_onto_rendered_objects_only_with_compensation(nusc, infos,
     """3a: GT corners through ``cam2keyego`` enclose every rendered pixel of the object within 1 px and no
     ray through the outline sees past the box; the static ``cam2ego`` misses by more."""
     errors, see_through, _ = _all_errors(nusc, infos, synthetic_world, compensate=True)
-    assert len(errors) > 100 and len(see_through) > 100
+    assert len(errors) > 80 and len(see_through) > 80, (len(errors), len(see_through))
     assert errors.max() <= 1.0, np.sort(errors)[-5:]
     assert np.quantile(see_through, 0.95) < 0.02, np.sort(see_through)[-5:]
 

@@ -81,3 +81,23 @@ def test_missing_data_root_is_one_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         _dataset(missing, missing / 'nuscenes_infos_val.pkl')
     assert f'data root {missing} does not exist' in str(err.value) and 'create_data.py' in str(err.value)
+
+
+@pytest.mark.slow
+def test_tools_test_reports_a_missing_data_root_in_one_line(tmp_path):
+    """``tools/test.py`` on a config whose data root does not exist: exit 2 and one ``error:`` line."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[3]
+    checkpoint = tmp_path / 'model.pth'
+    checkpoint.write_bytes(b'never read: the data fails first')
+    missing = tmp_path / 'no_such_root'
+    proc = subprocess.run([sys.executable, 'tools/test.py', 'configs/bevdet_r50.py', str(checkpoint), '--work-dir',
+                           str(tmp_path / 'work'), '--cfg-options', f'test_dataloader.dataset.data_root={missing}/',
+                           'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False'],
+                          capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 2, (proc.stdout[-2000:], proc.stderr[-2000:])
+    errors = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert f'{missing}/nuscenes_infos_val.pkl' in errors[0] and 'does not exist' in errors[0], errors

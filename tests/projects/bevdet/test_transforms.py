@@ -113,7 +113,8 @@ def test_depth_targets_and_lift_agree_per_pixel(dataset):
     err = np.linalg.norm(lifted.view(-1, 3).numpy()[front] - points_ego[front], axis=1)
     assert err.max() < 1e-6, err.max()
     # the static calibrated mounting (no ego-motion compensation) puts the LiDAR elsewhere in the image
-    static = np.stack([np.asarray(results['images'][c]['cam2ego']) for c in BEVDetLoadMultiViewImages((96, 256)).cameras])
+    cams = BEVDetLoadMultiViewImages((96, 256)).cameras
+    static = np.stack([np.asarray(results['images'][c]['cam2ego']) for c in cams])
     wrong = _lidar_depth_through_lift_inverse(results, static)
     both = (target > 0) | (wrong > 0)
     assert (np.isclose(target, wrong, rtol=1e-4, atol=1e-4) & both).sum() < 0.9 * both.sum()
