@@ -206,6 +206,9 @@ class BEVDetBEVAugmentation(BaseTransform):
 class BEVDetMultiViewDepthTargets(BaseTransform):
     """Project LiDAR ``points`` (LiDAR frame) into every augmented image: ``gt_depth`` (N, fH, fW).
 
+    Through each camera's ``lidar2cam``, which mmdet3d's converter builds through the camera's own ego pose:
+    the same per-camera ego-motion compensation as the lift's ``cam2ego`` (:func:`~.frames.cam2keyego`).
+
     Nearest return per pixel; 0 where there is none or the depth is outside ``depth_range``.
 
     Args:
