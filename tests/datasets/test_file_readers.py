@@ -44,3 +44,23 @@ def test_points(tmp_path):
         read_points(str(good), 3, 'sample t')
     with pytest.raises(FileNotFoundError, match='sample t: LiDAR file not found: None'):
         read_points(None, 5, 'sample t')
+
+
+def test_depth_frame_loader_names_the_sample_and_frame(jpeg, tmp_path):
+    from hybrid_depth.datasets.depth_transforms import LoadDepthFrames
+    bad = tmp_path / 'cut.jpg'
+    bad.write_bytes(jpeg.read_bytes()[:-2])
+    with pytest.raises(OSError) as err:
+        LoadDepthFrames()({'sample_idx': 7, 'frame_paths': {0: str(jpeg), 1: str(bad)}})
+    assert 'sample 7 frame +1' in str(err.value) and str(bad) in str(err.value)
+    out = LoadDepthFrames()({'sample_idx': 7, 'frame_paths': {0: str(jpeg)}})
+    assert out['frames'][0].shape == (64, 96, 3)
+
+
+def test_tools_print_a_worker_wrapped_data_error_as_its_last_line():
+    from hybrid_depth.engine.cli import DATA_ERRORS, data_error_line
+    wrapped = OSError('Caught OSError in DataLoader worker process 0.\nOriginal Traceback (most recent call last):\n'
+                      '  File "x.py", line 1, in f\nOSError: sample abc: camera CAM_BACK: truncated JPEG: /d/a.jpg\n')
+    assert isinstance(wrapped, DATA_ERRORS)
+    assert data_error_line(wrapped) == 'sample abc: camera CAM_BACK: truncated JPEG: /d/a.jpg'
+    assert data_error_line(FileNotFoundError('info file not found: /x.pkl')) == 'info file not found: /x.pkl'
