@@ -31,6 +31,7 @@ from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
+from hybrid_depth.datasets.file_readers import read_points  # noqa: E402
 from hybrid_depth.engine.cli import ConfigError, load_config  # noqa: E402
 from hybrid_depth.geometry.camera import transform_points  # noqa: E402
 from hybrid_depth.visualization import (  # noqa: E402
@@ -93,7 +94,8 @@ def augmented_projector(meta: dict, cam: int) -> Projector:
     """Projection of augmented-ego-frame points into camera ``cam``'s augmented image.
 
     Args:
-        meta: Packed metainfo with ``cam2img`` (N, 3, 3), ``cam2ego`` (N, 4, 4), ``post_rots`` (N, 3, 3),
+        meta: Packed metainfo with ``cam2img`` (N, 3, 3), ``cam2ego`` (N, 4, 4) camera -> key ego (per-camera
+            ego-motion compensated by the loader, ``frames.cam2keyego``), ``post_rots`` (N, 3, 3),
             ``post_trans`` (N, 3) and ``bda`` (3, 3) (see ``projects/BEVDet/bevdet/transforms.py``).
         cam: Camera index.
 
@@ -130,12 +132,9 @@ def network_images(imgs: torch.Tensor, preprocessor: torch.nn.Module) -> list[np
 
 def load_points_in_bev(info: dict, meta: dict) -> np.ndarray:
     """(P, 3) LiDAR points of the sample in the augmented ego frame (``bda @ lidar2ego @ p``)."""
-    lidar = info['lidar_points']
-    path = lidar.get('lidar_path', info.get('lidar_path'))
-    if path is None or not osp.isfile(path):
-        return np.zeros((0, 3))
-    dim = int(lidar.get('num_pts_feats', info.get('num_pts_feats', 5)))
-    pts = torch.as_tensor(np.fromfile(path, dtype=np.float32).reshape(-1, dim)[:, :3].astype(np.float64))
+    dim = int(info['lidar_points'].get('num_pts_feats', info.get('num_pts_feats', 5)))
+    pts = torch.as_tensor(read_points(info['lidar_points'].get('lidar_path', info.get('lidar_path')), dim,
+                                      f'sample {info.get("token", info.get("sample_idx"))}')[:, :3].astype(np.float64))
     T = torch.eye(4, dtype=torch.float64)
     T[:3, :3] = torch.as_tensor(np.asarray(meta['bda'], dtype=np.float64))
     T = T @ torch.as_tensor(np.asarray(meta['lidar2ego'], dtype=np.float64))

@@ -17,7 +17,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root
 
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 
-from hybrid_depth.engine.cli import ConfigError, build_runner, load_config  # noqa: E402
+from hybrid_depth.engine.cli import DATA_ERRORS, ConfigError, build_runner, data_error_line, load_config  # noqa: E402
 
 TASKS = ['mono_det', 'multi-view_det', 'lidar_det', 'lidar_seg', 'multi-modality_det', 'depth']
 
@@ -91,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f'error: {err}', file=sys.stderr)
         return 2
 
-    runner = build_runner(cfg)
-    runner.test()
+    try:
+        runner = build_runner(cfg)
+        runner.test()
+    except DATA_ERRORS as err:  # a missing or corrupt data / info file: one line naming it
+        print(f'error: {data_error_line(err)}', file=sys.stderr)
+        return 2
     return 0
 
 

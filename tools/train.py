@@ -18,7 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 
-from hybrid_depth.engine.cli import ConfigError, build_runner, load_config  # noqa: E402
+from hybrid_depth.engine.cli import DATA_ERRORS, ConfigError, build_runner, data_error_line, load_config  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -100,8 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg.resume = True
         cfg.load_from = args.resume
 
-    runner = build_runner(cfg)
-    runner.train()
+    try:
+        runner = build_runner(cfg)
+        runner.train()
+    except DATA_ERRORS as err:  # a missing or corrupt data / info file: one line naming it
+        print(f'error: {data_error_line(err)}', file=sys.stderr)
+        return 2
     return 0
 
 

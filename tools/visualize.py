@@ -36,6 +36,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
+from hybrid_depth.datasets.file_readers import read_image, read_points  # noqa: E402
 from hybrid_depth.engine.cli import ConfigError, load_config  # noqa: E402
 from hybrid_depth.engine.runner import trusted_checkpoint_loading  # noqa: E402
 from hybrid_depth.geometry.camera import transform_points  # noqa: E402
@@ -53,7 +54,7 @@ from hybrid_depth.visualization import (  # noqa: E402
     scale_pixels,
     write_png,
 )
-from projects.BEVDet.bevdet.frames import lidar_to_ego_boxes  # noqa: E402
+from projects.BEVDet.bevdet.frames import cam2keyego, lidar_to_ego_boxes  # noqa: E402
 from projects.BEVDet.bevdet.transforms import NUSCENES_CAMERAS  # noqa: E402
 
 
@@ -89,13 +90,15 @@ def ground_truth(dataset: BaseDataset, info: dict) -> tuple[np.ndarray, np.ndarr
 
 
 def load_lidar_points(info: dict) -> np.ndarray:
-    """(P, 3) LiDAR-frame points of the sample's ``.pcd.bin`` (``num_pts_feats`` floats per point)."""
+    """(P, 3) LiDAR-frame points of the sample's ``.pcd.bin`` (``num_pts_feats`` floats per point).
+
+    Raises:
+        FileNotFoundError / ValueError: a missing or malformed file, naming it and the sample.
+    """
     lidar = info['lidar_points']
     path = lidar.get('lidar_path', info.get('lidar_path'))
-    if path is None or not osp.isfile(path):
-        return np.zeros((0, 3))
     dim = int(lidar.get('num_pts_feats', info.get('num_pts_feats', 5)))
-    return np.fromfile(path, dtype=np.float32).reshape(-1, dim)[:, :3].astype(np.float64)
+    return read_points(path, dim, f'sample {info.get("token", info.get("sample_idx"))}')[:, :3].astype(np.float64)
 
 
 def lidar_to_ego(points: np.ndarray, boxes: np.ndarray, lidar2ego: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +117,8 @@ def detection_figure(info: dict, gt_boxes: np.ndarray, gt_labels: np.ndarray, pr
 
     Args:
         info: Dataset info (``dataset.get_data_info``): ``images[cam]`` with ``img_path``, ``cam2img`` and
-            ``lidar2cam``; ``lidar_points`` with ``lidar_path`` and ``lidar2ego``.
+            ``lidar2cam``; ``lidar_points`` with ``lidar_path`` and ``lidar2ego``. Boxes are drawn in the key
+            ego frame and projected with :func:`cam2keyego` (each camera at its own capture time).
         gt_boxes: (M, 7+) ground-truth boxes, LiDAR frame, bottom centre (:func:`ground_truth`).
         gt_labels: (M,) class indices.
         pred_boxes: (K, 7+) predicted boxes, LiDAR frame (already filtered by score).
@@ -129,22 +133,25 @@ def detection_figure(info: dict, gt_boxes: np.ndarray, gt_labels: np.ndarray, pr
         (ego frame) to its right.
     """
     name = lambda k: classes[k] if 0 <= k < len(classes) else str(k)  # noqa: E731
-    groups = [(box_corners(gt_boxes), [name(k) for k in gt_labels], GT_COLOUR),
-              (box_corners(pred_boxes), [name(k) for k in pred_labels], PRED_COLOUR)]
+    token = info.get('token', info.get('sample_idx'))
+    lidar2ego = info['lidar_points']['lidar2ego']
+    points, gt_ego = lidar_to_ego(load_lidar_points(info), gt_boxes, lidar2ego)
+    _, pred_ego = lidar_to_ego(np.zeros((0, 3)), pred_boxes, lidar2ego)
+    groups = [(box_corners(gt_ego), [name(k) for k in gt_labels], GT_COLOUR),
+              (box_corners(pred_ego), [name(k) for k in pred_labels], PRED_COLOUR)]
     tiles = []
     for cam in cameras:
         cam_info = info['images'][cam]
-        img = mmcv.imread(cam_info['img_path'], channel_order='rgb')
+        img = read_image(cam_info['img_path'], f'sample {token}: camera {cam}', channel_order='rgb')
         tile, scale = resize_to_width(img, cam_width)
-        to_image = pinhole_projector(cam_info['cam2img'], cam_info['lidar2cam'])
+        # key-ego boxes into the image through the camera's own capture-time pose (ego-motion compensated)
+        ego2cam = np.linalg.inv(cam2keyego(cam_info['lidar2cam'], lidar2ego))
+        to_image = pinhole_projector(cam_info['cam2img'], ego2cam)
         for corners, labels, colour in groups:
             segments, visible = project_box_edges(corners, to_image)
             tile = draw_wireframes(tile, scale_pixels(segments, scale), visible, colour, labels)
         tiles.append(tile)
     grid = camera_grid(tiles, cameras)
-    lidar2ego = info['lidar_points']['lidar2ego']
-    points, gt_ego = lidar_to_ego(load_lidar_points(info), gt_boxes, lidar2ego)
-    _, pred_ego = lidar_to_ego(np.zeros((0, 3)), pred_boxes, lidar2ego)
     bev = bev_panel(grid.shape[0], bev_extent, points, [(gt_ego, GT_COLOUR), (pred_ego, PRED_COLOUR)])
     return np.concatenate([grid, bev], axis=1)
 

@@ -21,13 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import cv2
-import mmcv
 import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 from mmcv.transforms import BaseTransform
 from mmdet3d.registry import TRANSFORMS
 from mmengine.structures import BaseDataElement
+
+from .file_readers import read_image
 
 __all__ = ['ColorJitterDepthFrames', 'LoadDepthFrames', 'PackDepthInputs', 'RandomFlipDepthFrames',
            'ResizeDepthFrames', 'scaled_intrinsics']
@@ -58,11 +59,9 @@ class LoadDepthFrames(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         frames = {}
+        what = f'sample {results.get("sample_idx")}'
         for fid, path in results['frame_paths'].items():
-            img = mmcv.imread(path, channel_order='rgb')
-            if img is None:
-                raise FileNotFoundError(f'cannot read image {path}')
-            frames[fid] = img
+            frames[fid] = read_image(path, f'{what} frame {fid:+d}', channel_order='rgb')
         results['frames'] = frames
         results['ori_shape'] = results['img_shape'] = frames[0].shape[:2]
         return results

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os.path as osp
 from collections.abc import Sequence
 
-import mmcv
 import numpy as np
 from mmdet3d.registry import DATASETS
 
+from .file_readers import read_image
 from .kitti_raw import KittiRawDepthDataset
 from .nuscenes_sweeps import NuScenesSweepsDepthDataset
 
@@ -121,7 +121,7 @@ class GroundPriorOrderDataset(KittiRawDepthDataset):
         for info in data_list:
             key = osp.dirname(info['img_path'])  # the frames of one drive share a size
             if key not in sizes:
-                sizes[key] = mmcv.imread(info['img_path']).shape[:2]
+                sizes[key] = read_image(info['img_path'], f'sample {info["sample_idx"]}').shape[:2]
             h, w = sizes[key]
             K = info['intrinsics'].astype(np.float64) * np.array([[w], [h], [1.0]])
             points, valid = ground_points_in_image(K, T, self.distances, self.lateral_offsets, h, w)

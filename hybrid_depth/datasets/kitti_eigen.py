@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import os.path as osp
+import zipfile
 from collections.abc import Sequence
 
 import numpy as np
 from mmdet3d.registry import DATASETS
 
+from .file_readers import DataFileError
 from .kitti_raw import KittiRawDepthDataset
 
 __all__ = ['KittiEigenTestDataset']
@@ -50,7 +52,11 @@ class KittiEigenTestDataset(KittiRawDepthDataset):
         data_list = super().load_data_list()
         if not osp.isfile(self.gt_file):
             raise FileNotFoundError(f'KITTI Eigen ground truth not found: {self.gt_file}')
-        gt = np.load(self.gt_file, fix_imports=True, encoding='latin1', allow_pickle=True)['data']
+        try:
+            gt = np.load(self.gt_file, fix_imports=True, encoding='latin1', allow_pickle=True)['data']
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+            raise DataFileError(f'KITTI Eigen ground truth is unreadable (expected an .npz with key "data"): '
+                             f'{self.gt_file}: {err}') from err
         if len(gt) != len(data_list):
             raise ValueError(f'{self.gt_file} has {len(gt)} depth maps but {self.ann_file} has '
                              f'{len(data_list)} lines')

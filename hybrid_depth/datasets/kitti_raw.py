@@ -21,6 +21,8 @@ from mmcv.transforms import BaseTransform
 from mmdet3d.registry import DATASETS, TRANSFORMS
 from mmengine.dataset import BaseDataset
 
+from .file_readers import read_points
+
 __all__ = ['KittiRawDepthDataset', 'LoadKittiVelodyneDepth', 'kitti_normalised_intrinsics', 'kitti_velodyne_depth',
            'read_kitti_calib']
 
@@ -101,7 +103,7 @@ def kitti_velodyne_depth(calib_dir: str, velo_path: str, camera: str = 'image_02
     R_rect[:3, :3] = cam2cam['R_rect_00'].reshape(3, 3)
     P = cam2cam[f'P_rect_{idx}'].reshape(3, 4) @ R_rect @ T  # (3, 4) velodyne -> image (1-based pixels)
     w, h = cam2cam[f'S_rect_{idx}'].astype(np.int64)
-    velo = np.fromfile(velo_path, dtype=np.float32).reshape(-1, 4)
+    velo = read_points(velo_path, 4, 'KITTI depth ground truth')
     pts = np.concatenate([velo[:, :3], np.ones((len(velo), 1), np.float32)], axis=1)
     pts = pts[pts[:, 0] >= 0]  # ahead of the sensor
     im = pts @ P.T  # (N, 3)

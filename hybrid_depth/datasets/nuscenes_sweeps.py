@@ -22,6 +22,8 @@ from mmdet3d.registry import DATASETS, TRANSFORMS
 from mmengine.dataset import BaseDataset
 from pyquaternion import Quaternion
 
+from .file_readers import DataFileError, read_points
+
 __all__ = ['NUSCENES_CAMERAS', 'LoadNuScenesLidarDepth', 'NuScenesSweepsDepthDataset', 'lidar_depth_map']
 
 NUSCENES_CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT')
@@ -71,7 +73,7 @@ class LoadNuScenesLidarDepth(BaseTransform):
         path = results['lidar_path']
         if not osp.isfile(path):
             raise FileNotFoundError(f'nuScenes lidar sweep not found: {path}')
-        points = np.fromfile(path, dtype=np.float32).reshape(-1, 5)
+        points = read_points(path, 5, f'sample {results.get("sample_idx")}')
         h, w = results['image_size']
         results['gt_depth'] = lidar_depth_map(points, results['T_cam_lidar'], results['cam2img_px'], h, w)
         return results
@@ -123,8 +125,11 @@ class NuScenesSweepsDepthDataset(BaseDataset):
         path = osp.join(self.data_root, self.version, f'{name}.json')
         if not osp.isfile(path):
             raise FileNotFoundError(f'nuScenes table not found: {path}')
-        with open(path) as f:
-            return json.load(f)
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except json.JSONDecodeError as err:
+            raise DataFileError(f'nuScenes table is not valid JSON: {path}: {err}') from err
 
     def load_data_list(self) -> list[dict]:
         from nuscenes.utils.splits import create_splits_scenes

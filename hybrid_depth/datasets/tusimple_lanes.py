@@ -17,6 +17,8 @@ import numpy as np
 from mmdet3d.registry import DATASETS
 from mmengine.dataset import BaseDataset
 
+from .file_readers import DataFileError
+
 __all__ = ['TuSimpleLaneOrderDataset', 'lane_points_near_to_far']
 
 
@@ -79,10 +81,13 @@ class TuSimpleLaneOrderDataset(BaseDataset):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'TuSimple label file not found: {path}')
             with open(path) as f:
-                for line in f:
+                for n, line in enumerate(f, 1):
                     if not line.strip():
                         continue
-                    label = json.loads(line)
+                    try:
+                        label = json.loads(line)
+                    except json.JSONDecodeError as err:
+                        raise DataFileError(f'{path}:{n}: not a JSON label line: {err}') from err
                     groups = [g for lane in label['lanes']
                               if (g := lane_points_near_to_far(lane, label['h_samples'], self.num_points))
                               is not None]

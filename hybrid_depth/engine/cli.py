@@ -1,7 +1,8 @@
 """Config loading and runner building shared by ``tools/train.py`` and ``tools/test.py``.
 
 Bad input gets one clear error: a missing config names the file, a misspelt ``--cfg-options`` key names the
-key (with the closest existing key as a suggestion).
+key (with the closest existing key as a suggestion); a missing or corrupt data file met while running
+(``DATA_ERRORS``) is reported by the tools as one line (:func:`data_error_line`).
 """
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from typing import Any
 
 from mmengine.config import Config
 from mmengine.runner import Runner
+
+from hybrid_depth.datasets.file_readers import DataFileError
+
+# Errors of missing or unusable data files: the tools print them as one line instead of a traceback.
+DATA_ERRORS = (OSError, DataFileError)
 
 # Top-level keys that mmengine's Runner reads from a config even when the config does not set them, so
 # `--cfg-options randomness.seed=0` is legitimate on a config without a `randomness` entry.
@@ -99,3 +105,17 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' not in cfg:
         cfg.runner_type = 'HybridDepthRunner'
     return RUNNERS.build(cfg)
+
+
+def data_error_line(err: BaseException) -> str:
+    """The one-line message of a data error.
+
+    A DataLoader worker re-raises the error with its whole traceback as the message, the original message on
+    the last line; that line is returned (otherwise the message itself).
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    last = lines[-1]
+    prefix = f'{type(err).__name__}: '
+    return last[len(prefix):] if last.startswith(prefix) else last

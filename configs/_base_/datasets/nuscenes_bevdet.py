@@ -3,7 +3,7 @@
 # depth-supervised variants (loss_depth_weight > 0) train on `depth_train_pipeline`, which adds the LiDAR
 # points and their depth maps in the augmented images.
 # Info files: `python tools/create_data.py nuscenes --root-path DATA_ROOT --out-dir DATA_ROOT`.
-dataset_type = 'NuScenesDataset'
+dataset_type = 'BEVDetNuScenesDataset'  # NuScenesDataset + the info-file contract
 data_root = 'data/nuscenes/'
 class_names = ['car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 'motorcycle', 'pedestrian',
                'traffic_cone', 'barrier']

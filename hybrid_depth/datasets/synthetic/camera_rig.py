@@ -106,14 +106,15 @@ def nuscenes_lidar(n_azimuth: int = 1080) -> Lidar:
     return Lidar('LIDAR_TOP', np.deg2rad(np.linspace(-30.67, 10.67, 32)), n_azimuth, 80.0, T)
 
 
-# KITTI: cameras 0.27 m ahead of the velodyne and 1.65 m above ground; cam2 0.06 m left of cam0, cam3 0.47 m
-# right. Intrinsics are Monodepth2's fixed K (0.58 W, 1.92 H, W / 2, H / 2) at 1242 x 375.
+# KITTI: cameras 0.27 m ahead of the velodyne and 1.65 m above ground; cam1 (grey) 0.54 m, cam3 0.47 m right of
+# cam0 (grey), cam2 0.06 m left. Intrinsics are Monodepth2's fixed K (0.58 W, 1.92 H, W / 2, H / 2) at 1242 x 375.
 KITTI_SIZE = (1242, 375)
-KITTI_BASELINE = {'image_00': 0.0, 'image_02': 0.06, 'image_03': -0.47}
+KITTI_BASELINE = {'image_00': 0.0, 'image_01': -0.54, 'image_02': 0.06, 'image_03': -0.47}
 
 
 def kitti_cameras(scale: float = 1.0) -> dict[str, Camera]:
-    """Rectified KITTI cameras ``image_00``, ``image_02`` (left colour) and ``image_03`` (right colour)."""
+    """Rectified KITTI cameras ``image_00`` / ``image_01`` (grey left / right), ``image_02`` / ``image_03``
+    (colour left / right)."""
     w, h = KITTI_SIZE
     K = _K(0.58 * w, 1.92 * h, 0.5 * w, 0.5 * h)
     return {n: Camera(n, K, w, h, _cam_pose(0.0, (0.27, off, 1.65))).scaled(scale)

@@ -3,9 +3,15 @@
 Layout under ``root``::
 
     <date>/calib_cam_to_cam.txt, calib_velo_to_cam.txt, calib_imu_to_velo.txt
+    <date>/<date>_drive_XXXX_sync/image_00/data/%010d.jpg        left grey camera (8-bit grey JPEG)
+    <date>/<date>_drive_XXXX_sync/image_01/data/%010d.jpg        right grey camera
     <date>/<date>_drive_XXXX_sync/image_02/data/%010d.jpg        left colour camera
     <date>/<date>_drive_XXXX_sync/image_03/data/%010d.jpg        right colour camera
     <date>/<date>_drive_XXXX_sync/velodyne_points/data/%010d.bin (N, 4) float32 x, y, z, reflectance
+    <date>/<date>_drive_XXXX_sync/oxts/data/%010d.txt            30-field GPS/IMU packet (oxts.py)
+    <date>/<date>_drive_XXXX_sync/oxts/dataformat.txt            the 30 field names
+    <date>/<date>_drive_XXXX_sync/*/timestamps.txt               one line per frame (each sensor folder);
+                                                                 velodyne_points also timestamps_start/end
     splits/eigen_zhou/{train,val}_files.txt                      "<date>/<drive> <frame> <l|r>"
     splits/eigen/test_files.txt, splits/eigen/gt_depths.npz      key 'data': object array of (H, W) depth
 
@@ -14,6 +20,12 @@ Frames: velodyne x forward, y left, z up (1.73 m above ground); rectified camera
 values follow KITTI's conventions, including its 1-based pixel coordinates in ``P_rect`` (principal point
 +1), so Monodepth2's ``generate_depth_map`` (which rounds and subtracts 1) lands on the 0-based pixel grid
 the images are rendered on.
+
+Timing: the cameras, the OXTS packets and the velodyne's ``timestamps.txt`` (the moment the spinning
+velodyne faces forward and triggers the cameras) share one time per frame, as in KITTI's synced drives;
+``timestamps_start`` / ``timestamps_end`` bracket the 100 ms revolution around it. The revolution itself is
+rendered as one instant (no rolling LiDAR distortion on KITTI; KITTI's raw scans are not motion-compensated).
+The OXTS poses are those of the IMU (``calib_imu_to_velo.txt``) on the rendered ego trajectory.
 """
 from __future__ import annotations
 
@@ -24,6 +36,7 @@ import numpy as np
 
 from .camera_rig import KITTI_BASELINE, kitti_cameras, kitti_lidar
 from .output import save_jpeg, save_npz, token
+from .oxts import OXTS_FIELDS, mercator_xy, oxts_packet
 from .presets import KittiConfig
 from .renderer import render_camera, render_lidar
 from .world import make_world
@@ -32,6 +45,8 @@ __all__ = ['write_kitti', 'read_calib_file', 'kitti_depth_map', 'KITTI_DATE']
 
 KITTI_DATE = '2011_09_26'
 FPS = 10.0
+T_VELO_IMU = np.array([-0.81, 0.32, -0.8])  # calib_imu_to_velo.txt (R = I, KITTI's T): p_velo = p_imu + T
+KARLSRUHE = (49.011, 8.4235, 112.0)  # lat, lon (deg), altitude (m) near KITTI's drives
 
 
 def _fmt(values: np.ndarray) -> str:
@@ -44,8 +59,8 @@ def _calib_texts(cams: dict) -> tuple[str, str, str]:
     K = cam0.K
     lines = ['calib_time: 09-Jan-2012 13:57:47', 'corner_dist: 9.950000e-02']
     for i, name in enumerate(('image_00', 'image_01', 'image_02', 'image_03')):
-        cam = cams.get(name, cams['image_03' if name == 'image_01' else 'image_00'])
-        offset = KITTI_BASELINE.get(name, KITTI_BASELINE['image_03'])  # metres to the left of cam0
+        cam = cams[name]
+        offset = KITTI_BASELINE[name]  # metres to the left of cam0
         size = np.array([cam.width, cam.height], np.float64)
         P = np.zeros((3, 4))
         P[:, :3] = K
@@ -62,7 +77,7 @@ def _calib_texts(cams: dict) -> tuple[str, str, str]:
                              f'T: {_fmt(T_cam0_velo[:3, 3])}', 'delta_f: 0.000000e+00 0.000000e+00',
                              'delta_c: 0.000000e+00 0.000000e+00']) + '\n'
     imu_to_velo = '\n'.join(['calib_time: 25-May-2012 16:47:16', f'R: {_fmt(np.eye(3))}',
-                             f'T: {_fmt([0.81, -0.32, 0.8])}']) + '\n'
+                             f'T: {_fmt(T_VELO_IMU)}']) + '\n'
     return cam_to_cam, velo_to_cam, imu_to_velo
 
 
@@ -121,6 +136,12 @@ def kitti_depth_map(calib_dir: str | Path, velo: np.ndarray, cam: int = 2,
     return depth.reshape(h, w).astype(np.float32)
 
 
+def _kitti_stamp(drive: int, ns: int) -> str:
+    """KITTI timestamp line (``YYYY-MM-DD HH:MM:SS.nnnnnnnnn``) ``ns`` nanoseconds after 13:(2 + drive):25."""
+    sec = 25 + ns // 1_000_000_000
+    return f'{KITTI_DATE.replace("_", "-")} 13:{2 + drive + sec // 60:02d}:{sec % 60:02d}.{ns % 1_000_000_000:09d}'
+
+
 def write_kitti(root: Path, cfg: KittiConfig, seed: int,
                 progress: Callable[[int], None] | None = None) -> dict:
     """Render and write the KITTI raw drives, split files and Eigen ground truth.
@@ -148,27 +169,49 @@ def write_kitti(root: Path, cfg: KittiConfig, seed: int,
         drive = f'{KITTI_DATE}_drive_{d + 1:04d}_sync'
         world = make_world(int(token(seed, 'kitti', drive)[:8], 16), cfg.frames / FPS)
         ddir = date_dir / drive
-        stamps = []
+        stamps, starts, ends = [], [], []
+        # the drive's road frame in a local Mercator frame: a seeded heading and offset near Karlsruhe
+        rng = np.random.default_rng([seed, d, 23])
+        heading = float(rng.uniform(-np.pi, np.pi))
+        scale = float(np.cos(np.deg2rad(KARLSRUHE[0])))
+        origin = mercator_xy(KARLSRUHE[0], KARLSRUHE[1], scale) + rng.uniform(-2000, 2000, 2)
+        T_merc_road = np.eye(4)
+        T_merc_road[:2, :2] = [[np.cos(heading), -np.sin(heading)], [np.sin(heading), np.cos(heading)]]
+        T_merc_road[:2, 3] = origin
+        T_ego_imu = lidar.T_ego_lidar.copy()
+        T_ego_imu[:3, 3] += T_VELO_IMU  # the IMU origin sits at T in the velodyne frame
         for f in range(cfg.frames):
             t = f / FPS
             T_road_ego = world.ego_pose(t)
             boxes = world.boxes_at(t)
-            for name in ('image_02', 'image_03'):
+            for name in ('image_00', 'image_01', 'image_02', 'image_03'):
                 r = render_camera(world, boxes, T_road_ego @ cams[name].T_ego_cam, cams[name])
-                save_jpeg(ddir / name / 'data' / f'{f:010d}.jpg', r.rgb)
+                grey = name in ('image_00', 'image_01')
+                save_jpeg(ddir / name / 'data' / f'{f:010d}.jpg',
+                          np.round(r.rgb @ [0.299, 0.587, 0.114]).astype(np.uint8) if grey else r.rgb)
+            packet = oxts_packet(T_merc_road @ T_road_ego @ T_ego_imu, T_merc_road[:3, :3] @ world.ego_velocity(t),
+                                 world.ego_yaw_rate(t), scale, KARLSRUHE[2])
+            odir = ddir / 'oxts' / 'data'
+            odir.mkdir(parents=True, exist_ok=True)
+            (odir / f'{f:010d}.txt').write_text(' '.join(f'{v + 0.0:.15g}' if isinstance(v, float) else str(v)
+                                                         for v in packet) + '\n')
             scan = render_lidar(boxes, T_road_ego @ lidar.T_ego_lidar, lidar)
             velo = scan.points[:, :4].copy()
             velo[:, 3] = np.clip(velo[:, 3] / 100.0, 0, 1)  # KITTI reflectance in [0, 1]
             vdir = ddir / 'velodyne_points' / 'data'
             vdir.mkdir(parents=True, exist_ok=True)
             velo.astype(np.float32).tofile(vdir / f'{f:010d}.bin')
-            us = 964_389_445 + f * 100_000_000 + d * 7_000_000
-            stamps.append(f'{KITTI_DATE.replace("_", "-")} 13:{2 + d:02d}:{25 + us // 1_000_000_000:02d}.'
-                          f'{us % 1_000_000_000:09d}')
+            ns = 964_389_445 + f * 100_000_000 + d * 7_000_000  # nanoseconds after 13:MM:25
+            stamps.append(_kitti_stamp(d, ns))
+            starts.append(_kitti_stamp(d, ns - 50_000_000))
+            ends.append(_kitti_stamp(d, ns + 50_000_000))
             if progress:
                 progress(1)
-        for name in ('image_02', 'image_03', 'velodyne_points'):
+        for name in ('image_00', 'image_01', 'image_02', 'image_03', 'velodyne_points', 'oxts'):
             (ddir / name / 'timestamps.txt').write_text('\n'.join(stamps) + '\n')
+        (ddir / 'velodyne_points' / 'timestamps_start.txt').write_text('\n'.join(starts) + '\n')
+        (ddir / 'velodyne_points' / 'timestamps_end.txt').write_text('\n'.join(ends) + '\n')
+        (ddir / 'oxts' / 'dataformat.txt').write_text('\n'.join(f'{n}:' for n in OXTS_FIELDS) + '\n')
         for f in range(1, cfg.frames - 1):  # frames with both temporal neighbours
             if d < n_train_drives:
                 for side in ('l', 'r'):

@@ -4,9 +4,10 @@ Layout under ``root``::
 
     v1.0-mini/{attribute,calibrated_sensor,category,ego_pose,instance,log,map,sample,sample_annotation,
                sample_data,scene,sensor,visibility}.json
-    samples/CAM_*/<log>__CAM_*__<us>.jpg          keyframe images (2 Hz)
+    samples/CAM_*/<log>__CAM_*__<us>.jpg          keyframe images (2 Hz), each at its camera's trigger time
     sweeps/CAM_*/<log>__CAM_*__<us>.jpg           camera sweeps between keyframes (12 Hz spacing)
-    samples/LIDAR_TOP/<log>__LIDAR_TOP__<us>.pcd.bin   (N, 5) float32 x, y, z, intensity, ring (lidar frame)
+    samples/LIDAR_TOP/<log>__LIDAR_TOP__<us>.pcd.bin   (N, 5) float32 x, y, z, intensity, ring (lidar frame
+                                                  at the end of the revolution = the sample timestamp)
     maps/<token>.png                              road raster per map location (1 px = 1 m, global frame)
     depth/{samples,sweeps}/CAM_*/<name>.png       exact depth of every camera frame, uint16 = metres * 256
                                                   (camera z at pixel centres, 0 = sky; not part of nuScenes)
@@ -15,6 +16,12 @@ Frames and conventions are the real ones: ``ego_pose`` is ego -> global, ``calib
 quaternions (w, x, y, z), translations in metres, timestamps in microseconds, box ``size`` (w, l, h) and
 ``rotation`` about global z. Each scene is its own world (road frame) placed in the global frame by a
 scene-specific yaw and offset.
+
+Timing (:mod:`.sensor_timing`): the sample timestamp is the end of the 50 ms LIDAR_TOP revolution; every
+camera is rendered at its own trigger time (where the beam crosses its optical axis, 0.5-43 ms earlier) with
+the ego and the objects where they are then, and gets its own ``ego_pose``. The LiDAR casts each firing from
+the pose at its firing time; points are written motion-compensated into the LiDAR frame at the revolution end.
+The ego drives at U(4, 15) m/s and weaves in its lane (yaw rates up to ~0.3 rad/s).
 """
 from __future__ import annotations
 
@@ -35,11 +42,13 @@ from .classes import (
 )
 from .output import dump_json, save_depth_png, save_jpeg, token
 from .presets import NuScenesConfig
-from .renderer import render_camera, render_lidar
+from .renderer import render_camera, render_lidar_sweep
+from .sensor_timing import camera_trigger_offset, time_before_end
 from .transforms import make_transform, quat_from_matrix, rot_z
 from .world import ROAD_HALF_WIDTH, SIDEWALK_OUTER, make_world
 
-__all__ = ['MINI_TRAIN', 'MINI_VAL', 'MINI_SCENES', 'write_nuscenes', 'KEYFRAME_US', 'SWEEP_US']
+__all__ = ['MINI_TRAIN', 'MINI_VAL', 'MINI_SCENES', 'write_nuscenes', 'KEYFRAME_US', 'SWEEP_US', 'EGO_SPEED_RANGE',
+           'EGO_MAX_WEAVE']
 
 MINI_TRAIN = ('scene-0061', 'scene-0553', 'scene-0655', 'scene-0757', 'scene-0796', 'scene-1077',
               'scene-1094', 'scene-1100')
@@ -48,6 +57,8 @@ MINI_SCENES = tuple(sorted(MINI_TRAIN + MINI_VAL))
 KEYFRAME_US = 500_000
 SWEEP_US = 83_333  # 12 Hz camera
 ANNOTATION_RANGE = 80.0  # metres from the ego within which objects are annotated
+EGO_SPEED_RANGE = (4.0, 15.0)  # m/s, city to arterial speeds
+EGO_MAX_WEAVE = 0.7  # m, largest lateral weave in the ego lane (yaw rates up to ~0.3 rad/s)
 
 _LOCATIONS = (('singapore-onenorth', 'n015', 8), ('boston-seaport', 'n008', -4))
 _VISIBILITY_BINS = np.array([0.4, 0.6, 0.8])
@@ -102,12 +113,15 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
     sensor_token = {ch: token(seed, 'sensor', ch) for ch, _ in sensors}
     tables['sensor'] = [{'token': sensor_token[ch], 'channel': ch, 'modality': m} for ch, m in sensors]
     map_logs: dict[str, list] = {loc: [] for loc, _, _ in _LOCATIONS}
+    cam_offset_us = {c.name: int(round(camera_trigger_offset(c.T_ego_cam) * 1e6)) for c in cams}
+    az = np.arange(lidar.n_azimuth) * (2 * np.pi / lidar.n_azimuth)  # lidar-frame azimuth of each column
+    lidar_dt = time_before_end(az + np.arctan2(lidar.T_ego_lidar[1, 0], lidar.T_ego_lidar[0, 0]))
     placements = {}
 
     for i, scene_name in enumerate(MINI_SCENES):
         wseed = int(token(seed, 'world', scene_name)[:8], 16)
         duration = (cfg.keyframes - 1) * KEYFRAME_US / 1e6
-        world = make_world(wseed, duration)
+        world = make_world(wseed, duration, speed_range=EGO_SPEED_RANGE, max_weave=EGO_MAX_WEAVE)
         T_global_road = _scene_placement(seed, i)
         placements[scene_name] = (T_global_road, world)
         log = _scene_log(seed, i)
@@ -126,14 +140,10 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
                 'translation': [float(v) for v in T[:3, 3]], 'rotation': quat_from_matrix(T[:3, :3]),
                 'camera_intrinsic': sensor.K.tolist() if is_cam else []})
 
-        # frames: keyframes every 0.5 s, camera sweeps at 12 Hz after each keyframe but the last
+        # keyframes every 0.5 s (the LIDAR_TOP timestamps); each camera fires at its trigger offset before
+        # them and runs its 12 Hz sweeps after (keyframes but the last)
         key_us = [log['start_us'] + k * KEYFRAME_US for k in range(cfg.keyframes)]
         sample_tok = [token(seed, 'sample', scene_name, k) for k in range(cfg.keyframes)]
-        frames = []  # (timestamp_us, keyframe index or None, sample index it belongs to)
-        for k, ts in enumerate(key_us):
-            frames.append((ts, k, k))
-            if k + 1 < cfg.keyframes:
-                frames += [(ts + (j + 1) * SWEEP_US, None, k + 1) for j in range(cfg.cam_sweeps)]
         for k in range(cfg.keyframes):
             tables['sample'].append({'token': sample_tok[k], 'timestamp': key_us[k],
                                          'prev': sample_tok[k - 1] if k else '',
@@ -142,40 +152,48 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
         tables['scene'].append({'token': scene_tok, 'log_token': log_tok, 'nbr_samples': cfg.keyframes,
                                     'first_sample_token': sample_tok[0], 'last_sample_token': sample_tok[-1],
                                     'name': scene_name, 'description': f'Synthetic drive, seed {wseed}, '
-                                    f'{world.ego_speed:.1f} m/s, straight 4-lane road'})
+                                    f'{world.ego_speed:.1f} m/s, weaving {world.weave[0]:.2f} m in its lane, '
+                                    'straight 4-lane road'})
 
         sd_rows: dict[str, list] = {s.name: [] for s in [*cams, lidar]}
         ann_rows: dict[int, list] = {}  # object uid -> (observed, annotation) in time order
-        for ts, key, sample_idx in frames:
-            t = (ts - key_us[0]) / 1e6
-            T_road_ego = world.ego_pose(t)
-            T_global_ego = T_global_road @ T_road_ego
-            boxes = world.boxes_at(t)
+        for key, ts_key in enumerate(key_us):
             n_static = len(world.static)
             vis_pix = np.zeros(len(world.objects))
             all_pix = np.zeros(len(world.objects))
             for cam in cams:
-                r = render_camera(world, boxes, T_road_ego @ cam.T_ego_cam, cam)
-                folder = 'samples' if key is not None else 'sweeps'
-                fname = f'{folder}/{cam.name}/{log["logfile"]}__{cam.name}__{ts}.jpg'
-                save_jpeg(root / fname, r.rgb)
-                if cfg.depth_maps:
-                    save_depth_png(root / 'depth' / fname.replace('.jpg', '.png'), r.depth)
-                if key is not None:
-                    counts = np.bincount(r.hit.ravel() + 1, minlength=len(boxes) + 2)[2:]
-                    vis_pix += counts[n_static:]
-                    all_pix += r.unoccluded[n_static:]
-                sd_rows[cam.name].append((ts, key is not None, sample_idx, fname, cam.height, cam.width,
-                                          T_global_ego))
-                if progress:
-                    progress(1)
-            if key is None:
-                continue
-            scan = render_lidar(boxes, T_road_ego @ lidar.T_ego_lidar, lidar)
-            fname = f'samples/{lidar.name}/{log["logfile"]}__{lidar.name}__{ts}.pcd.bin'
+                # the keyframe image at the camera's trigger time, then its 12 Hz sweeps (next sample's)
+                ts_cam = ts_key + cam_offset_us[cam.name]
+                cam_frames = [(ts_cam, True, key)]
+                if key + 1 < cfg.keyframes:
+                    cam_frames += [(ts_cam + (j + 1) * SWEEP_US, False, key + 1) for j in range(cfg.cam_sweeps)]
+                for ts, is_key, sample_idx in cam_frames:
+                    t = (ts - key_us[0]) / 1e6
+                    T_road_ego = world.ego_pose(t)
+                    boxes = world.boxes_at(t)
+                    r = render_camera(world, boxes, T_road_ego @ cam.T_ego_cam, cam)
+                    folder = 'samples' if is_key else 'sweeps'
+                    fname = f'{folder}/{cam.name}/{log["logfile"]}__{cam.name}__{ts}.jpg'
+                    save_jpeg(root / fname, r.rgb)
+                    if cfg.depth_maps:
+                        save_depth_png(root / 'depth' / fname.replace('.jpg', '.png'), r.depth)
+                    if is_key:
+                        counts = np.bincount(r.hit.ravel() + 1, minlength=len(boxes) + 2)[2:]
+                        vis_pix += counts[n_static:]
+                        all_pix += r.unoccluded[n_static:]
+                    sd_rows[cam.name].append((ts, is_key, sample_idx, fname, cam.height, cam.width,
+                                              T_global_road @ T_road_ego))
+                    if progress:
+                        progress(1)
+            # LIDAR_TOP: the revolution ending at the sample timestamp, compensated to its end (as nuScenes)
+            t = (ts_key - key_us[0]) / 1e6
+            T_road_ego = world.ego_pose(t)
+            T_global_ego = T_global_road @ T_road_ego
+            scan = render_lidar_sweep(world, lidar, t, lidar_dt)
+            fname = f'samples/{lidar.name}/{log["logfile"]}__{lidar.name}__{ts_key}.pcd.bin'
             (root / fname).parent.mkdir(parents=True, exist_ok=True)
             scan.points.astype(np.float32).tofile(root / fname)
-            sd_rows[lidar.name].append((ts, True, sample_idx, fname, 0, 0, T_global_ego))
+            sd_rows[lidar.name].append((ts_key, True, key, fname, 0, 0, T_global_ego))
             n_pts = np.bincount(scan.hit, minlength=len(boxes) + 1)[1 + n_static:]
             ego_xy = T_road_ego[:2, 3]
             for j, obj in enumerate(world.objects):

@@ -15,7 +15,7 @@ from .materials import REFLECTIVITY, lane_paint, shade_hits, sky_color, value_no
 from .raycaster import RayHits, cast_rays
 from .world import ROAD_HALF_WIDTH, BoxSet, Material, World
 
-__all__ = ['CameraRender', 'LidarScan', 'render_camera', 'render_lidar', 'pixel_rays']
+__all__ = ['CameraRender', 'LidarScan', 'render_camera', 'render_lidar', 'render_lidar_sweep', 'pixel_rays']
 
 _NEAR = 0.05
 
@@ -39,7 +39,7 @@ class CameraRender:
 
 @dataclass
 class LidarScan:
-    """One LiDAR revolution (all firings at one instant).
+    """One LiDAR revolution.
 
     Attributes:
         points: (N, 5) float32 ``x, y, z`` (lidar frame, metres), intensity (0..100), ring index.
@@ -210,28 +210,44 @@ def render_camera(world: World, boxes: BoxSet, T_road_cam: np.ndarray, cam: Came
                         unoccluded=hits.unoccluded)
 
 
-def render_lidar(boxes: BoxSet, T_road_lidar: np.ndarray, lidar: Lidar) -> LidarScan:
-    """Ray-cast one LiDAR revolution.
+def _boxes_in_wedge(boxes: BoxSet, origin: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    """(K,) bool: boxes whose azimuth extent seen from ``origin`` overlaps that of the rays ``dirs`` (F, 3).
 
-    Args:
-        boxes: the K boxes at the scan time, road frame.
-        T_road_lidar: (4, 4) lidar -> road transform.
-        lidar: the LiDAR model.
+    The rays must span less than half a turn (one time slice of a revolution).
+    """
+    mean = dirs[:, :2].sum(0)
+    centre = np.arctan2(mean[1], mean[0])
+    half = np.abs(np.angle(np.exp(1j * (np.arctan2(dirs[:, 1], dirs[:, 0]) - centre)))).max()
+    rel = boxes.center[:, :2] - origin[:2]
+    dist = np.linalg.norm(rel, axis=1)
+    radius = 0.5 * np.linalg.norm(boxes.size[:, :2], axis=1)
+    spread = np.arcsin(np.clip(radius / np.maximum(dist, 1e-9), 0.0, 1.0))
+    off = np.abs(np.angle(np.exp(1j * (np.arctan2(rel[:, 1], rel[:, 0]) - centre))))
+    return (dist <= radius) | (off <= half + spread + 1e-3)
+
+
+def _cast_lidar(boxes: BoxSet, T_road_lidar: np.ndarray, lidar: Lidar, d_lidar: np.ndarray, wedge: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cast LiDAR firings ``d_lidar`` (F, 3) (lidar frame) into ``boxes`` from the pose ``T_road_lidar``.
+
+    ``wedge``: the firings span a narrow azimuth range; boxes outside it are skipped (same result, faster).
 
     Returns:
-        Points in the lidar frame with intensity and ring index, and the id of what each point hit.
+        ``(valid, p_road, hit, intensity)``: (F,) bool returns within range, (V, 3) hit points in the road
+        frame, (V,) ids (0 ground, k + 1 box k), (V,) intensity.
     """
-    d_lidar, ring = lidar.directions()
     R, o = T_road_lidar[:3, :3], T_road_lidar[:3, 3].copy()
     dirs = d_lidar @ R.T
     reach = np.linalg.norm(boxes.center[:, :2] - o[:2], axis=1) - 0.5 * np.linalg.norm(boxes.size[:, :2],
                                                                                          axis=1)
-    keep = np.flatnonzero(reach < lidar.max_range)
+    near = reach < lidar.max_range
+    if wedge:
+        near &= _boxes_in_wedge(boxes, o, dirs)
+    keep = np.flatnonzero(near)
     sub = BoxSet(*(getattr(boxes, f)[keep] for f in ('center', 'size', 'yaw', 'material', 'color', 'seed')))
     hits = cast_rays(o, dirs, sub)
     valid = (hits.hit >= 0) & (hits.t <= lidar.max_range)
     t = hits.t[valid]
-    pts = d_lidar[valid] * t[:, None]
     hit_sub = hits.hit[valid]
     hit = np.where(hit_sub > 0, keep[np.maximum(hit_sub - 1, 0)] + 1, 0)
     # intensity: material reflectivity, bright paint, some texture
@@ -243,5 +259,65 @@ def render_lidar(boxes: BoxSet, T_road_lidar: np.ndarray, lidar: Lidar) -> Lidar
     paint = (hit == 0) & (white | yellow) & (np.abs(p_road[:, 1]) < ROAD_HALF_WIDTH)
     inten = np.where(paint, 60.0, inten) * (0.75 + 0.5 * value_noise(p_road[:, 0] * 3, p_road[:, 1] * 3 +
                                                                     p_road[:, 2] * 5, 3))
+    return valid, p_road, hit, inten
+
+
+def render_lidar(boxes: BoxSet, T_road_lidar: np.ndarray, lidar: Lidar) -> LidarScan:
+    """Ray-cast one LiDAR revolution as one instant (KITTI's velodyne; see :func:`render_lidar_sweep`).
+
+    Args:
+        boxes: the K boxes at the scan time, road frame.
+        T_road_lidar: (4, 4) lidar -> road transform.
+        lidar: the LiDAR model.
+
+    Returns:
+        Points in the lidar frame with intensity and ring index, and the id of what each point hit.
+    """
+    d_lidar, ring = lidar.directions()
+    valid, p_road, hit, inten = _cast_lidar(boxes, T_road_lidar, lidar, d_lidar)
+    pts = (p_road - T_road_lidar[:3, 3]) @ T_road_lidar[:3, :3]  # (V, 3) lidar frame
     points = np.concatenate([pts, np.round(inten)[:, None], ring[valid][:, None]], 1).astype(np.float32)
     return LidarScan(points=points, hit=hit)
+
+
+def render_lidar_sweep(world: World, lidar: Lidar, t_end: float, firing_time_before_end: np.ndarray,
+                       chunks: int = 24) -> LidarScan:
+    """Ray-cast one revolution of a moving LiDAR, motion-compensated to its end as nuScenes' ``.pcd.bin``.
+
+    Each firing is cast from the LiDAR pose at its own time into the world at that time (the revolution is
+    split into ``chunks`` equal time slices, each cast at its mid time: 2 ms at 20 Hz and 24 chunks). The hit
+    points are then written in the LiDAR frame at ``t_end``: static surfaces land exactly where they are,
+    moving objects are smeared by their own motion during the sweep, as in real data.
+
+    Args:
+        world: the world (ego trajectory and boxes at any time).
+        lidar: the LiDAR model (``T_ego_lidar`` its mounting).
+        t_end: end of the revolution (the sample timestamp), seconds.
+        firing_time_before_end: (A,) seconds before ``t_end`` at which azimuth column ``a`` of
+            :meth:`Lidar.directions` fires.
+        chunks: time slices of the revolution.
+
+    Returns:
+        Points in the lidar frame at ``t_end`` with intensity and ring index, and hit ids of
+        :meth:`World.boxes_at` (the static boxes and objects keep their indices at every time).
+    """
+    d_lidar, ring = lidar.directions()  # azimuth-major: column a holds rows a * B ... a * B + B - 1
+    n_beams = len(lidar.elevations)
+    dt = np.repeat(np.asarray(firing_time_before_end, np.float64), n_beams)  # (A B,)
+    edges = np.linspace(0.0, dt.max() + 1e-9, chunks + 1)
+    T_end_road = np.linalg.inv(world.ego_pose(t_end) @ lidar.T_ego_lidar)
+    pts, hits, intens, rings = [], [], [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = np.flatnonzero((dt >= lo) & (dt < hi))
+        if not len(sel):
+            continue
+        t = t_end - 0.5 * (lo + hi)
+        valid, p_road, hit, inten = _cast_lidar(world.boxes_at(t), world.ego_pose(t) @ lidar.T_ego_lidar,
+                                                lidar, d_lidar[sel], wedge=True)
+        pts.append(p_road @ T_end_road[:3, :3].T + T_end_road[:3, 3])
+        hits.append(hit)
+        intens.append(inten)
+        rings.append(ring[sel][valid])
+    points = np.concatenate([np.concatenate(pts), np.round(np.concatenate(intens))[:, None],
+                             np.concatenate(rings)[:, None]], 1).astype(np.float32)
+    return LidarScan(points=points, hit=np.concatenate(hits))

@@ -5,8 +5,9 @@ ground is the plane z = 0. Four lanes of 3.5 m (centres y = -5.25, -1.75, +1.75,
 drives towards +x, on y > 0 towards -x. Kerbs at |y| = 7 (0.15 m high), sidewalks up to |y| = 11, then
 building facades (and the gaps between them) at many distances, poles and trees on the sidewalks.
 
-The ego vehicle drives in lane y = -1.75 towards +x at a constant speed; its frame (x forward, y left, z up,
-origin on the ground) therefore equals the road frame shifted by ``ego_x(t)`` along x. A writer places the
+The ego vehicle drives in lane y = -1.75 towards +x at a constant forward speed, optionally weaving inside its
+lane (a sinusoidal lateral offset, so the heading and the yaw rate change smoothly); its frame (x forward,
+y left, z up, origin on the ground) is :meth:`World.ego_pose`, analytic at any time. A writer places the
 road frame in its dataset's global frame (nuScenes) or uses it directly (KITTI, TuSimple).
 
 All geometry is a set of oriented boxes (yaw about z only) plus the ground plane, which is all the ray caster
@@ -140,6 +141,8 @@ class World:
         objects: annotated objects.
         ego_x0: ego x at t = 0 (road frame), metres.
         ego_speed: ego speed along +x, m/s.
+        weave: ``(amplitude m, period s, phase rad)`` of the ego's lateral offset ``A sin(2 pi t / P + phi)``
+            from the lane centre (amplitude 0: straight).
         sun: (3,) unit vector towards the sun, road frame.
         sky_seed: seed of the cloud texture.
         extent: (x_min, x_max) of the road section the scenery covers, road frame, metres.
@@ -153,13 +156,35 @@ class World:
     sun: np.ndarray
     sky_seed: int
     extent: tuple[float, float] = field(default=(-100.0, 100.0))
+    weave: tuple[float, float, float] = field(default=(0.0, 1.0, 0.0))
 
     def ego_pose(self, t: float) -> np.ndarray:
-        """(4, 4) ego-to-road transform at time ``t`` (ego frame: x forward, y left, z up, on the ground)."""
+        """(4, 4) ego-to-road transform at time ``t`` s (ego frame: x forward, y left, z up, on the ground).
+
+        The ego heads along its velocity: yaw ``atan2(dy/dt, ego_speed)``.
+        """
+        amp, period, phase = self.weave
+        w = 2 * np.pi / period
+        yaw = np.arctan2(amp * w * np.cos(w * t + phase), self.ego_speed)
+        c, s = np.cos(yaw), np.sin(yaw)
         T = np.eye(4)
+        T[:2, :2] = [[c, -s], [s, c]]
         T[0, 3] = self.ego_x0 + self.ego_speed * t
-        T[1, 3] = EGO_LANE_Y
+        T[1, 3] = EGO_LANE_Y + amp * np.sin(w * t + phase)
         return T
+
+    def ego_velocity(self, t: float) -> np.ndarray:
+        """(3,) ego velocity at time ``t`` in the road frame, m/s."""
+        amp, period, phase = self.weave
+        w = 2 * np.pi / period
+        return np.array([self.ego_speed, amp * w * np.cos(w * t + phase), 0.0])
+
+    def ego_yaw_rate(self, t: float) -> float:
+        """Yaw rate of the ego at time ``t``, rad/s (counter-clockwise positive)."""
+        amp, period, phase = self.weave
+        w = 2 * np.pi / period
+        vy, ay = amp * w * np.cos(w * t + phase), -amp * w * w * np.sin(w * t + phase)
+        return float(self.ego_speed * ay / (self.ego_speed ** 2 + vy ** 2))
 
     def boxes_at(self, t: float) -> BoxSet:
         """All boxes at time ``t``: static scenery first, then the objects in ``uid`` order."""
@@ -248,20 +273,29 @@ def _fill_lane(factory: _ObjectFactory, rng: np.random.Generator, y: float, x_lo
         x += size[0] + rng.uniform(*gap)
 
 
-def make_world(seed: int, duration: float, ego_speed: float | None = None, margin: float = 75.0) -> World:
+def make_world(seed: int, duration: float, ego_speed: float | None = None, margin: float = 75.0,
+               speed_range: tuple[float, float] = (4.0, 9.0), max_weave: float = 0.0) -> World:
     """Create a seeded world for an ego drive of ``duration`` seconds.
 
     Args:
         seed: world seed (same seed -> same world).
         duration: seconds the ego drives; scenery and traffic cover the drive plus ``margin`` metres.
-        ego_speed: ego speed in m/s (default: drawn from U(4, 9)).
+        ego_speed: ego speed in m/s (default: drawn from U(``speed_range``)).
         margin: metres of world before the start and after the end of the drive.
+        speed_range: range of the drawn ego speed, m/s.
+        max_weave: largest amplitude (m) of the ego's weave inside its lane (period U(4, 8) s; 0: straight).
+            Drawn from a separate stream, so 0 gives the same world as before weaving existed.
 
     Returns:
         The world, in the road frame.
     """
     rng = np.random.default_rng(seed)
-    ego_speed = float(rng.uniform(4.0, 9.0)) if ego_speed is None else float(ego_speed)
+    ego_speed = float(rng.uniform(*speed_range)) if ego_speed is None else float(ego_speed)
+    weave = (0.0, 1.0, 0.0)
+    if max_weave > 0:
+        wrng = np.random.default_rng([seed, 7])
+        weave = (float(wrng.uniform(0.5, 1.0) * max_weave), float(wrng.uniform(4.0, 8.0)),
+                 float(wrng.uniform(-np.pi, np.pi)))
     ego_x0 = 0.0
     x_lo = ego_x0 - margin
     x_hi = ego_x0 + ego_speed * duration + margin
@@ -344,4 +378,5 @@ def make_world(seed: int, duration: float, ego_speed: float | None = None, margi
 
     sun = np.array([rng.uniform(-0.6, 0.6), rng.uniform(-0.6, 0.6), 1.0])
     return World(seed=seed, static=BoxSet.from_rows(static), objects=f.objects, ego_x0=ego_x0,
-                 ego_speed=ego_speed, sun=sun / np.linalg.norm(sun), sky_seed=rnd_seed(), extent=(x_lo, x_hi))
+                 ego_speed=ego_speed, sun=sun / np.linalg.norm(sun), sky_seed=rnd_seed(), extent=(x_lo, x_hi),
+                 weave=weave)

@@ -4,7 +4,10 @@ of the ground truth, BEV augmentation, LiDAR depth targets and packing.
 Keys written (``N`` cameras, ``(fH, fW)`` network input):
 
 - ``img``: list of N (fH, fW, 3) uint8 BGR images (augmented);
-- ``cam2img`` (N, 3, 3) original intrinsics, ``cam2ego`` (N, 4, 4), ``lidar2cam`` (N, 4, 4);
+- ``cam2img`` (N, 3, 3) original intrinsics; ``cam2ego`` (N, 4, 4) camera -> **key** ego, compensated for the
+  ego motion between the camera's and the LiDAR's timestamps (:func:`~.frames.cam2keyego`; the static
+  calibrated mounting would misplace every BEV feature by the ego's travel, up to ~1 m); ``lidar2cam``
+  (N, 4, 4) key LiDAR -> camera;
 - ``post_rots`` (N, 3, 3) and ``post_trans`` (N, 3): image augmentation, ``p_aug = post_rot @ (u, v, d) +
   post_tran`` in pixels (``d`` unchanged); ``img_aug_params``: per camera ``(resize, crop, flip, rotate)``;
 - ``lidar2ego`` (4, 4); ``bda`` (3, 3) BEV augmentation acting on ego points (identity unless augmented);
@@ -13,11 +16,9 @@ Keys written (``N`` cameras, ``(fH, fW)`` network input):
 """
 from __future__ import annotations
 
-import os.path as osp
 from collections.abc import Sequence
 
 import cv2
-import mmcv
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
@@ -25,7 +26,10 @@ from mmdet3d.datasets.transforms import Pack3DDetInputs
 from mmdet3d.registry import TRANSFORMS
 from PIL import Image
 
-from .frames import lidar_to_ego_boxes
+from hybrid_depth.datasets.file_readers import read_image
+
+from .frames import cam2keyego, lidar_to_ego_boxes
+from .info_contract import INFO_HINT
 
 __all__ = ['NUSCENES_CAMERAS', 'BEVDetLoadMultiViewImages', 'BEVDetLidarBoxesToEgo', 'BEVDetBEVAugmentation',
            'BEVDetMultiViewDepthTargets', 'BEVDetPackInputs', 'AUG_MATRICES', 'IMAGE_RESAMPLING', 'augment_image',
@@ -194,13 +198,12 @@ class BEVDetLoadMultiViewImages(BaseTransform):
         aug_params = []
         for i, cam in enumerate(self.cameras):
             info = results['images'].get(cam)
-            if info is None or 'cam2img' not in info or 'cam2ego' not in info:
-                raise KeyError(f'sample {token}: camera {cam} has no calibration (cam2img/cam2ego from its '
-                               f'calibrated_sensor record) in the info file')
+            missing = [k for k in ('img_path', 'cam2img', 'lidar2cam') if info is None or k not in info]
+            if missing or 'lidar2ego' not in results.get('lidar_points', {}):
+                raise KeyError(f'sample {token}: camera {cam} lacks {missing or ["lidar_points.lidar2ego"]} in '
+                               f'the info file ({INFO_HINT})')
             path = info['img_path']
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'sample {token}: camera image {cam} not found: {path}')
-            img = mmcv.imread(path, 'color')  # BGR uint8
+            img = read_image(path, f'sample {token}: camera {cam}')  # BGR uint8
             h, w = img.shape[:2]
             resize, crop, flip, rotate = given[i] if given is not None else self._sample_aug(h, w)
             aug_params.append((resize, crop, flip, rotate))
@@ -213,8 +216,8 @@ class BEVDetLoadMultiViewImages(BaseTransform):
             post_rots.append(post_rot)
             post_trans.append(np.array([aug[0, 2], aug[1, 2], 0.0], dtype=np.float32))
             cam2img.append(np.asarray(info['cam2img'], dtype=np.float32)[:3, :3])
-            cam2ego.append(np.asarray(info['cam2ego'], dtype=np.float32))
-            lidar2cam.append(np.asarray(info.get('lidar2cam', np.eye(4)), dtype=np.float32))
+            cam2ego.append(cam2keyego(info['lidar2cam'], results['lidar_points']['lidar2ego']).astype(np.float32))
+            lidar2cam.append(np.asarray(info['lidar2cam'], dtype=np.float32))
             paths.append(path)
         results.update(img=images, img_path=paths, cam2img=np.stack(cam2img), cam2ego=np.stack(cam2ego),
                        lidar2cam=np.stack(lidar2cam), post_rots=np.stack(post_rots), post_trans=np.stack(post_trans),
@@ -285,6 +288,9 @@ class BEVDetBEVAugmentation(BaseTransform):
 @TRANSFORMS.register_module()
 class BEVDetMultiViewDepthTargets(BaseTransform):
     """Project LiDAR ``points`` (LiDAR frame) into every augmented image: ``gt_depth`` (N, fH, fW).
+
+    Through each camera's ``lidar2cam``, which mmdet3d's converter builds through the camera's own ego pose:
+    the same per-camera ego-motion compensation as the lift's ``cam2ego`` (:func:`~.frames.cam2keyego`).
 
     Nearest return per pixel; 0 where there is none or the depth is outside ``depth_range``.
 

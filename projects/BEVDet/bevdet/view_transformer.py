@@ -2,7 +2,8 @@
 
 Frames: the frustum lives in the *augmented* image (pixels ``u, v`` of the network input, metric depth ``d``
 along the optical axis); :func:`frustum_to_bev` undoes the image augmentation (``post_rots``,
-``post_trans``), back-projects with ``cam2img``, moves to the **ego** frame with ``cam2ego`` and applies the
+``post_trans``), back-projects with ``cam2img``, moves to the **key ego** frame (the ego at the LiDAR timestamp) with
+``cam2ego`` = :func:`.frames.cam2keyego` (per-camera ego-motion compensation) and applies the
 BEV augmentation ``bda`` (identity at test time). The BEV grid is therefore in the (augmented) ego frame:
 ``x`` forward, ``y`` left, ``z`` up.
 
@@ -80,7 +81,7 @@ def frustum_to_bev(frustum: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.
     Args:
         frustum: (D, h, w, 3) ``(u, v, d)`` in augmented-image pixels / metres.
         cam2img: (B, N, 3, 3) intrinsics of the original image.
-        cam2ego: (B, N, 4, 4) camera -> ego transform.
+        cam2ego: (B, N, 4, 4) camera -> key ego (each camera at its capture time, :func:`.frames.cam2keyego`).
         post_rots: (B, N, 3, 3) image augmentation ``p_aug = post_rot @ p + post_tran`` (pixels).
         post_trans: (B, N, 3) image augmentation translation.
         bda: (B, 3, 3) BEV augmentation applied to ego points.
@@ -104,7 +105,7 @@ def bev_to_image(points: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.Ten
     Args:
         points: (B, P, 3) points in the BEV (augmented ego) frame, metres.
         cam2img: (B, N, 3, 3) intrinsics of the original image.
-        cam2ego: (B, N, 4, 4) camera -> ego transform.
+        cam2ego: (B, N, 4, 4) camera -> key ego (each camera at its capture time, :func:`.frames.cam2keyego`).
         post_rots: (B, N, 3, 3) image augmentation rotation/scale (``p_aug = post_rot @ p + post_tran``).
         post_trans: (B, N, 3) image augmentation translation, pixels.
         bda: (B, 3, 3) BEV augmentation applied to ego points.

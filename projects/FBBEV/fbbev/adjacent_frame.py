@@ -6,7 +6,9 @@
 - ``FBBEVLoadAdjacentFrame``: loads the adjacent frame's cameras with BEVDet's loader (with the key frame's image
   augmentation per camera, as BEVDet's sequential loading does), appends them after the current cameras
   (``img``, ``cam2img``, ``cam2ego``, ``post_rots``, ``post_trans``: N -> 2N) and records
-  ``curr2adj`` (1, 4, 4) = ``inv(ego2global_adj) @ ego2global_curr`` (current ego -> adjacent ego).
+  ``curr2adj`` (1, 4, 4) = ``inv(ego2global_adj) @ ego2global_curr`` (current key ego -> adjacent key ego).
+  Each frame's cameras are mapped to *its own* key ego (``ego2global`` of its LiDAR timestamp) by the loader's
+  per-camera ego-motion compensation, so ``curr2adj`` between the two key egos completes the chain.
 """
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ import copy
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmdet3d.datasets import NuScenesDataset
 from mmdet3d.registry import DATASETS, TRANSFORMS
+
+from projects.BEVDet.bevdet.info_contract import BEVDetNuScenesDataset
 
 __all__ = ['FBBEVNuScenesDataset', 'FBBEVLoadAdjacentFrame', 'previous_indices']
 
@@ -39,8 +42,8 @@ def previous_indices(timestamps: np.ndarray, max_gap: float) -> np.ndarray:
 
 
 @DATASETS.register_module()
-class FBBEVNuScenesDataset(NuScenesDataset):
-    """``NuScenesDataset`` with the previous keyframe's info under ``adjacent``.
+class FBBEVNuScenesDataset(BEVDetNuScenesDataset):
+    """``BEVDetNuScenesDataset`` (info contract checked) with the previous keyframe's info under ``adjacent``.
 
     Args:
         max_gap: Largest time step (s) between a sample and its previous keyframe (nuScenes keyframes: 0.5 s).

@@ -313,7 +313,8 @@ class DepthAwareBackwardProjection(BaseModule):
                 context features with ``in_channels=None``).
             depth_prob: (B, N, D, h_d, w_d) predicted depth distribution on the ``depth_stride`` grid.
             cam2img, cam2ego, post_rots, post_trans, bda: camera matrices as packed by BEVDet (see
-                :func:`.pillar_projection.bev_to_image`).
+                :func:`.pillar_projection.bev_to_image`; ``cam2ego`` is camera -> key ego, per-camera
+                ego-motion compensated).
             fg_mask: (B, Y, X) bool foreground cells (FRPN): only they attend to the images; None: every cell.
 
         Returns:

@@ -7,7 +7,9 @@ Pure functions of tensors (no modules, no device calls). Frames follow BEVDet's 
 ``p_bev = bda @ p_ego``,  ``p_ego = cam2ego @ p_cam``,  ``(u d, v d, d) = cam2img @ p_cam``,
 ``(u', v', d) = post_rot @ (u, v, d) + post_tran``  (``u', v'``: pixels of the *augmented* network input).
 
-The BEV frame is the augmented ego frame (``x`` forward, ``y`` left, ``z`` up, metres); BEV maps are
+``cam2ego`` is camera -> **key** ego, each camera at its own capture time (BEVDet's loader builds it with
+:func:`projects.BEVDet.bevdet.frames.cam2keyego`), so pillars project where the camera saw them.
+The BEV frame is the augmented key ego frame (``x`` forward, ``y`` left, ``z`` up, metres); BEV maps are
 ``(B, C, Y, X)`` with ``x`` along the last axis and cell ``(iy, ix)`` centred at
 ``(x_lo + (ix + 0.5) dx, y_lo + (iy + 0.5) dy)``, the same cells as BEVDet's ``voxel_ranks``.
 """

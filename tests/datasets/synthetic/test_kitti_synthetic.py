@@ -84,3 +84,60 @@ def test_gt_depths_match_flat_ground_geometry(synthetic_world):
     rel = np.concatenate(rel)
     assert len(rel) > 100
     assert np.median(rel) < 0.01, np.median(rel)
+
+
+def _oxts_pose(packet: np.ndarray, scale: float) -> np.ndarray:
+    """KITTI devkit's ``convertOxtsToPose`` for one packet: (4, 4) IMU -> Mercator (x east, y north, z up)."""
+    lat, lon, alt, roll, pitch, yaw = packet[:6]
+    er = 6378137.0
+    t = np.array([scale * lon * np.pi * er / 180, scale * er * np.log(np.tan((90 + lat) * np.pi / 360)), alt])
+    rx = np.array([[1, 0, 0], [0, np.cos(roll), -np.sin(roll)], [0, np.sin(roll), np.cos(roll)]])
+    ry = np.array([[np.cos(pitch), 0, np.sin(pitch)], [0, 1, 0], [-np.sin(pitch), 0, np.cos(pitch)]])
+    rz = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
+    T = np.eye(4)
+    T[:3, :3] = rz @ ry @ rx
+    T[:3, 3] = t
+    return T
+
+
+def test_raw_drives_are_complete_as_released(synthetic_world):
+    """image_00/01 (grey), image_02/03, oxts (30-field packets) and velodyne timestamps_start/end, one line per
+    frame in every sensor folder."""
+    drives = sorted((synthetic_world.kitti / '2011_09_26').glob('*_sync'))
+    assert drives
+    for drive in drives:
+        frames = sorted((drive / 'image_02' / 'data').glob('*.jpg'))
+        for sensor, ext in (('image_00', 'jpg'), ('image_01', 'jpg'), ('image_03', 'jpg'), ('oxts', 'txt'),
+                            ('velodyne_points', 'bin')):
+            assert len(list((drive / sensor / 'data').glob(f'*.{ext}'))) == len(frames), (drive, sensor)
+            assert len((drive / sensor / 'timestamps.txt').read_text().splitlines()) == len(frames)
+        start, mid, end = ((drive / 'velodyne_points' / f'timestamps{s}.txt').read_text().splitlines()
+                           for s in ('_start', '', '_end'))
+        assert len(start) == len(end) == len(frames)
+        assert all(a < b < c for a, b, c in zip(start, mid, end))  # same date and minute: strings order by time
+        with Image.open(drive / 'image_00' / 'data' / frames[0].name) as grey, Image.open(frames[0]) as colour:
+            assert grey.mode == 'L' and grey.size == colour.size
+        assert len((drive / 'oxts' / 'dataformat.txt').read_text().splitlines()) == 30
+        for packet in (drive / 'oxts' / 'data').glob('*.txt'):
+            assert len(packet.read_text().split()) == 30
+
+
+def test_oxts_poses_follow_the_rendered_ego_motion(synthetic_world):
+    """Packets -> poses (KITTI devkit) -> velodyne via calib_imu_to_velo: between frames the velodyne moves
+    straight ahead along its own +x by the packet's forward speed x 0.1 s, level, without turning, as the ego
+    of the rendered drive does."""
+    calib = monodepth2_read_calib_file(synthetic_world.kitti / '2011_09_26' / 'calib_imu_to_velo.txt')
+    T_velo_imu = np.eye(4)
+    T_velo_imu[:3, :3] = calib['R'].reshape(3, 3)
+    T_velo_imu[:3, 3] = calib['T']
+    for drive in sorted((synthetic_world.kitti / '2011_09_26').glob('*_sync')):
+        packets = [np.loadtxt(p) for p in sorted((drive / 'oxts' / 'data').glob('*.txt'))]
+        scale = np.cos(packets[0][0] * np.pi / 180)
+        poses = [_oxts_pose(p, scale) @ np.linalg.inv(T_velo_imu) for p in packets]  # velodyne -> Mercator
+        for a, b, packet in zip(poses[:-1], poses[1:], packets[:-1]):
+            rel = np.linalg.inv(a) @ b  # velodyne(f + 1) in velodyne(f)
+            speed = packet[8]  # vf, m/s
+            assert speed > 3.0
+            np.testing.assert_allclose(rel[:3, 3], [0.1 * speed, 0.0, 0.0], atol=0.01)
+            np.testing.assert_allclose(rel[:3, :3], np.eye(3), atol=1e-6)
+            np.testing.assert_allclose(np.hypot(packet[6], packet[7]), speed, rtol=1e-6)  # |(vn, ve)| = vf
