@@ -155,7 +155,7 @@ def test_depth_configs_follow_the_official_depth_settings():
     plain = _cfg('bevdet_r50.py')  # BEVDet itself keeps bevdet-r50.py's numbers
     assert plain.model.img_view_transformer.grid_config['depth'] == (1.0, 60.0, 1.0)
     assert plain.model.img_view_transformer.out_channels == 64 and plain.model.img_neck.out_channels == 256
-    assert plain.train_dataloader.dataset.type == 'NuScenesDataset'
+    assert plain.train_dataloader.dataset.type == 'BEVDetNuScenesDataset'  # NuScenesDataset + info contract
     assert plain.optim_wrapper.optimizer.weight_decay == 1e-7
 
 
