@@ -11,9 +11,11 @@ hyper-parameters, the DINOv2 ``.pth`` it reads is a temporary file, ``.cuda()`` 
 
 The weights are :func:`hybrid_depth.models.official_checkpoint.synthetic_official_state_dict` of the modules' own
 key/shape manifest (seeded, loaded with ``strict=True``), so a test can rebuild them without the official code.
-Written (atomically, into ``--out``): ``manifest.json`` (every official key with shape and dtype, per file, and
-the unused keys) and ``forward.npz`` (the input frames as uint8, the official disparity at full size (fp16 is
-not used: float32), the fused encoder levels and text embeddings subsampled, the pose outputs, and the seed).
+Written (atomically, into ``--out``): ``manifest.json`` (every official key with its shape and dtype, per file)
+and ``forward.npz``: ``scene`` (uint8; frames 0, -1, +1 are crops shifted by 0, -4, +4 px, see
+:func:`frames_from_scene`), the official fp32 disparity at every 2nd row and column (``disp_sub``) with its
+full-size mean / sd / min / max / fraction > 0 (``disp_stats``), the fused encoder levels and the text matrix
+subsampled (``fused_sub``, ``text_sub``), the pose outputs of both pairs, and the seed.
 
 Example:
     python tools/record_official_forward.py --official-root /tmp/official_hd --out tests/fixtures/official_hybrid_depth
@@ -21,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import json
 import os
 import os.path as osp
@@ -32,21 +35,42 @@ import types
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-from hybrid_depth.models.official_checkpoint import synthetic_official_state_dict  # noqa: E402
+
+def _load_conversion_module():
+    """``hybrid_depth/models/official_checkpoint.py`` by path: it needs only torch, so this script runs in the
+    official code's environment without this project's OpenMMLab stack."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'official_checkpoint', osp.join(ROOT, 'hybrid_depth', 'models', 'official_checkpoint.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+synthetic_official_state_dict = _load_conversion_module().synthetic_official_state_dict
 
 HEIGHT, WIDTH = 224, 672  # hard-coded in the official depthclipdecoder.forward
 N_TOKENS = 256
 
 
-def fixture_frames(seed: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
-    """Three smooth RGB frames (3, H, W, 3) uint8: a seeded coarse pattern upsampled, shifted per frame."""
+SHIFT = 4  # pixels between consecutive frames
+
+
+def fixture_scene(seed: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
+    """A smooth seeded RGB scene (H, W + 2 * SHIFT, 3) uint8 (a coarse random pattern upsampled)."""
     g = torch.Generator().manual_seed(seed)
     coarse = torch.rand(1, 3, 8, 24, generator=g)
-    base = torch.nn.functional.interpolate(coarse, size=(height, width + 8), mode='bicubic', align_corners=False)
-    frames = [base[..., 4 + s:4 + s + width] for s in (0, -4, 4)]
-    return (torch.cat(frames).clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    base = torch.nn.functional.interpolate(coarse, size=(height, width + 2 * SHIFT), mode='bicubic',
+                                           align_corners=False)
+    return (base[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def frames_from_scene(scene: np.ndarray, width: int = WIDTH) -> torch.Tensor:
+    """Frames 0, -1, +1 (3, 3, H, W) in [0, 1]: crops of the scene shifted by 0, -SHIFT, +SHIFT pixels."""
+    crops = [scene[:, SHIFT + s:SHIFT + s + width] for s in (0, -SHIFT, SHIFT)]
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
 
 
 def _stub_missing(names: list[str]) -> None:
@@ -56,8 +80,15 @@ def _stub_missing(names: list[str]) -> None:
             __import__(name)
         except Exception:
             mod = types.ModuleType(name)
-            mod.__getattr__ = lambda attr: type(attr, (), {})  # any class-like attribute
+            mod.__spec__ = importlib.machinery.ModuleSpec(name, None)
+            mod.__getattr__ = _stub_attr
             sys.modules[name] = mod
+
+
+def _stub_attr(attr: str):
+    if attr.startswith('__'):
+        raise AttributeError(attr)
+    return type(attr, (), {})  # any class-like attribute
 
 
 def build_official(root: str, seed: int):
@@ -130,8 +161,8 @@ def record(modules: dict, seed: int) -> tuple[dict, dict]:
     for name, m in modules.items():
         m.load_state_dict(synthetic_official_state_dict(manifest[name], seed), strict=True)
         m.eval()
-    frames = fixture_frames(seed)
-    imgs = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0  # (3, 3, H, W) raw [0, 1], official
+    scene = fixture_scene(seed)
+    imgs = frames_from_scene(scene)  # (3, 3, H, W) raw [0, 1], as the official Stage 2 feeds its networks
     target = imgs[:1]
     _, fused, depth_info, _ = modules['encoder'](target, None)
     disp = modules['depth'](fused, depth_info)[('disp', 0)]
@@ -141,7 +172,9 @@ def record(modules: dict, seed: int) -> tuple[dict, dict]:
         a, t = modules['pose'](([modules['pose_encoder'](torch.cat([src, tgt], 1))][0],))
         axis.append(a[:, 0, 0])
         trans.append(t[:, 0, 0])
-    out = {'seed': np.array(seed), 'frames': frames, 'disp': disp.numpy().astype(np.float32),
+    disp = disp.numpy().astype(np.float32)
+    out = {'seed': np.array(seed), 'scene': scene, 'disp_sub': disp[..., ::2, ::2],
+           'disp_stats': np.array([disp.mean(), disp.std(), disp.min(), disp.max(), (disp > 0).mean()]),
            'fused_sub': np.stack([f[:, ::16, ::4, ::4].numpy() for f in fused]),
            'text_sub': text[::16, ::8].numpy(), 'axis_angle': torch.stack(axis, 1).numpy(),
            'translation': torch.stack(trans, 1).numpy()}
@@ -160,9 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_grad_enabled(False)
     modules = build_official(osp.abspath(args.official_root), args.seed)
     manifest, out = record(modules, args.seed)
-    disp = out['disp']
-    print(f'disparity {disp.shape}: min {disp.min():.4g} max {disp.max():.4g} mean {disp.mean():.4g}, '
-          f'{(disp > 0).mean():.1%} > 0')
+    mean, std, lo, hi, pos = out['disp_stats']
+    print(f'disparity: min {lo:.4g} max {hi:.4g} mean {mean:.4g} sd {std:.4g}, {pos:.1%} > 0')
     parent = osp.dirname(osp.abspath(args.out))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='.official_fixture.', dir=parent)

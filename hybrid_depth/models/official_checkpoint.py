@@ -292,6 +292,8 @@ def _value(key: str, shape: tuple[int, ...], dtype: torch.dtype, seed: int) -> t
     if len(shape) == 1 or name == 'bias':
         if name == 'weight':  # norm layers
             return 1.0 + 0.1 * torch.randn(shape, generator=g)
+        if shape == (1,):  # a one-channel output (the disparity): keep it mostly above the final ReLU
+            return torch.full(shape, 3.0)
         return 0.02 * torch.randn(shape, generator=g)
     if 'token_embedding' in key or _TOKEN in key or name in ('cls_token', 'pos_embed', 'mask_token'):
         return 0.02 * torch.randn(shape, generator=g)

@@ -33,6 +33,14 @@ FIXTURE = ROOT / 'tests/fixtures/official_hybrid_depth'
 TOL = 1e-4
 
 
+def _frames(data) -> torch.Tensor:
+    """Frames 0, -1, +1 (3, 3, H, W) in [0, 1] from the recorded scene (see tools/record_official_forward.py)."""
+    import sys
+    sys.path.insert(0, str(ROOT / 'tools'))
+    from record_official_forward import frames_from_scene
+    return frames_from_scene(data['scene'])
+
+
 def _unused(file: str, key: str) -> bool:
     import re
     return any(re.fullmatch(p, key) for p in UNUSED_OFFICIAL[file])
@@ -80,7 +88,7 @@ def test_every_official_key_mapped_none_left_shapes_equal(record, model):
 def test_forward_equals_recorded_official_forward(record, model):
     _, data, files = record
     model.load_state_dict(convert_official_stage2(files), strict=True)
-    imgs = torch.from_numpy(data['frames']).permute(0, 3, 1, 2).float() / 255.0  # (3, 3, H, W) raw [0, 1]
+    imgs = _frames(data)  # (3, 3, H, W) raw [0, 1], as the official Stage 2
     target = imgs[:1]
     levels = model.encoder(target)
     fused_sub = np.stack([f[:, ::16, ::4, ::4].numpy() for f in levels])
@@ -89,11 +97,12 @@ def test_forward_equals_recorded_official_forward(record, model):
     text_official = (text / text.norm()).T
     assert np.abs(text_official[::16, ::8].numpy() - data['text_sub']).max() <= TOL
     disp = model.predict_disparity(target)
-    assert list(disp) == [0]
-    assert disp[0].shape == data['disp'].shape
-    official = torch.from_numpy(data['disp'])
-    assert (official > 0).float().mean() > 0.5 and official.std() > 0  # the record is not a trivial map
-    assert (disp[0] - official).abs().max().item() <= TOL
+    assert list(disp) == [0] and disp[0].shape == (1, 1, 224, 672)
+    mean, std, _, hi, positive = data['disp_stats']
+    assert positive > 0.9 and std > 0.1  # the record is not a trivial (all-zero) map
+    official = torch.from_numpy(data['disp_sub'])
+    assert (disp[0][..., ::2, ::2] - official).abs().max().item() <= TOL
+    assert abs(disp[0].mean().item() - mean) <= TOL and abs(disp[0].max().item() - hi) <= TOL
     for k, (src, tgt) in enumerate(((imgs[1:2], target), (target, imgs[2:3]))):
         axis, trans = model.pose_net(src, tgt)
         assert np.abs(axis[:, 0].numpy() - data['axis_angle'][:, k]).max() <= TOL
@@ -112,15 +121,15 @@ def test_a_dropped_or_transposed_tensor_is_caught(record, model):
     unknown['encoder']['clip.visual.extra.weight'] = torch.zeros(1)
     with pytest.raises(OfficialCheckpointError, match='encoder.pth: clip.visual.extra.weight'):
         convert_official_stage2(unknown, expected)
-    target = torch.from_numpy(data['frames'][:1]).permute(0, 3, 1, 2).float() / 255.0
-    official = torch.from_numpy(data['disp'])
+    target = _frames(data)[:1]
+    official = torch.from_numpy(data['disp_sub'])
     for file, key in (('encoder', 'dinov2.blocks.11.attn.proj.weight'),
                       ('depth', 'depth_head.scratch.refinenet1.out_conv.weight')):
         transposed = {name: dict(sd) for name, sd in files.items()}
         w = transposed[file][key]
         transposed[file][key] = w.transpose(0, 1).contiguous()  # same shape (square), wrong layout
         model.load_state_dict(convert_official_stage2(transposed, expected), strict=True)
-        assert (model.predict_disparity(target)[0] - official).abs().max().item() > 100 * TOL, key
+        assert (model.predict_disparity(target)[0][..., ::2, ::2] - official).abs().max().item() > 100 * TOL, key
     model.load_state_dict(convert_official_stage2(files, expected), strict=True)
 
 
