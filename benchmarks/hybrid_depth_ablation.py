@@ -13,7 +13,7 @@ Variants (each "ours" option alone, on top of the official defaults):
   (``text_norm='rows'``: logit scale 100 instead of 100/sqrt(7)); ``mean_losses`` (losses averaged over pairs);
   ``per_tower_norm`` (CLIP / ImageNet statistics per tower); ``bf16`` (towers under bf16 autocast).
 - fine: ``official``; ``sigmoid_4_scales`` (four sigmoid heads, loss averaged over 4 scales); ``per_tower_norm``;
-  ``bf16``; ``cosine_text``.
+  ``bf16``; ``cosine_text``; ``frozen_text`` (align convs and the text side frozen: our former trainable set).
 
 Usage::
 
@@ -54,6 +54,7 @@ VARIANTS = {
         'per_tower_norm': {'model.encoder.normalize': 'per_tower'},
         'bf16': {'model.encoder.autocast': 'bf16'},
         'cosine_text': {'model.prompt_bank.text_norm': 'rows'},
+        'frozen_text': {'model.trainable': 'fine_frozen_text'},
     },
 }
 METRICS = {'coarse': ('ordering/pair_acc',), 'fine': ('kitti_eigen/abs_rel', 'kitti_eigen/rmse', 'kitti_eigen/a1')}

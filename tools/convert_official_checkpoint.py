@@ -10,7 +10,8 @@ Inputs (local files; nothing is downloaded):
 Outputs (in ``--out-dir``, each written to a temporary name and renamed; on any error nothing is written):
 
 - ``hybrid_depth_fine_official.pth`` (from ``--stage2``): an mmengine checkpoint of ``HybridFineDepthEstimator``
-  for ``configs/hybrid_depth/fine_kitti.py`` (``tools/test.py configs/hybrid_depth/fine_kitti.py FILE``);
+  for ``configs/hybrid_depth/fine_kitti_released.py`` (``tools/test.py configs/hybrid_depth/fine_kitti_released.py
+  FILE``);
 - ``hybrid_depth_bev_official.pth`` (from ``--stage2``): the ``tools/export_backbone.py`` format (``backbone.*``,
   ``depth_branch.prompt_bank.*``, ``depth_branch.decoder.*``) for ``HybridDepthBackbone`` / ``HybridLSSDepthNet``
   (``configs/bevdet_hybrid.py`` and ``configs/fbbev_hybrid.py``: ``--cfg-options hybrid_checkpoint=FILE`` or the
@@ -133,7 +134,8 @@ def convert_stage1(path: str, config: str = COARSE_CONFIG) -> tuple[dict, dict]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--stage2', help='Stage-2 checkpoints/ folder (encoder.pth, depth.pth[, pose_encoder.pth, pose.pth])')
+    p.add_argument('--stage2',
+                   help='Stage-2 checkpoints/ folder (encoder.pth, depth.pth[, pose_encoder.pth, pose.pth])')
     p.add_argument('--stage1', help='stage1.ckpt (PyTorch Lightning)')
     p.add_argument('--out-dir', required=True, help='output folder')
     p.add_argument('--fine-config', default=FINE_CONFIG, help='config whose model receives the Stage-2 weights')

@@ -186,7 +186,8 @@ def convert_official_stage2(files: Mapping[str, Mapping[str, torch.Tensor]],
     """
     bad = sorted(set(files) - set(OFFICIAL_STAGE2_FILES))
     if bad or 'encoder' not in files or 'depth' not in files:
-        raise OfficialCheckpointError(f'Stage-2 files must be encoder, depth[, pose_encoder, pose]; got {sorted(files)}')
+        raise OfficialCheckpointError(
+            f'Stage-2 files must be encoder, depth[, pose_encoder, pose]; got {sorted(files)}')
     out: dict[str, torch.Tensor] = {}
     unknown: list[str] = []
     for file in OFFICIAL_STAGE2_FILES:

@@ -35,7 +35,8 @@ from .clip_towers import ClipVisualTower, build_open_clip, pad_to_multiple
 from .dinov2 import DinoV2Tower, build_dinov2
 from .precision import AUTOCAST_MODES, autocast_dtype
 
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'NORMALIZE_MODES', 'TINY_CLIP_CFG', 'TINY_DINO_KWARGS', 'TINY_ENCODER_KWARGS',
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'NORMALIZE_MODES', 'TINY_CLIP_CFG', 'TINY_DINO_KWARGS',
+           'TINY_ENCODER_KWARGS',
            'HybridEncoder',            'hybrid_encoder_rn50_vitb14', 'hybrid_encoder_tiny']
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -144,8 +145,8 @@ class HybridEncoder(nn.Module):
             img: (B, 3, H, W) RGB in [0, 1].
 
         Returns:
-            CLIP input and DINOv2 input (normalised as ``normalize`` says), each (B, 3, 14 h, 14 w) with ``h, w = grid_size(H, W)``; the CLIP
-            input in the CLIP tower's memory format.
+            CLIP input and DINOv2 input (normalised as ``normalize`` says), each (B, 3, 14 h, 14 w) with
+            ``h, w = grid_size(H, W)``; the CLIP input in the CLIP tower's memory format.
         """
         if not self.fused_preprocess or (img.requires_grad and torch.is_grad_enabled()):  # out= has no autograd
             return self.preprocess_reference(img)
