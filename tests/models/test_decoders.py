@@ -55,7 +55,7 @@ def test_dpt_official_head_matches_the_formula():
     dec = _tiny_dpt()
     feats = [torch.randn(1, 72, 2, 3) for _ in range(4)]
     captured = {}
-    dec.heads[0].register_forward_pre_hook(lambda m, a: captured.setdefault('path1', a[0]))
+    dec.heads[0].register_forward_pre_hook(lambda m, a: captured.update(path1=a[0]))
     with torch.no_grad():
         out = dec(feats, (28, 42))[0]
         h = dec.heads[0]

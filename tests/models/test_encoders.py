@@ -13,7 +13,7 @@ from hybrid_depth.models.encoders import (
     build_open_clip,
     hybrid_encoder_tiny,
 )
-from hybrid_depth.models.encoders.hybrid_encoder import IMAGENET_MEAN
+from hybrid_depth.models.encoders.hybrid_encoder import IMAGENET_MEAN, IMAGENET_STD
 
 TINY_VIT_CLIP_CFG = {
     'embed_dim': 32,

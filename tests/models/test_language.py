@@ -92,7 +92,8 @@ def test_learned_projection_option():
     assert out.shape == (1, 44, 2, 2) and torch.equal(out[:, :40], feats)
     assert bank.out_channels == 44
     logits, proj = bank.point_logits(torch.randn(2, 7, 160))
-    assert proj.shape == (2, 7, 64) and logits.abs().max() > 100 / 7 ** 0.5  # cosine x 100
+    cosine = torch.nn.functional.normalize(proj, dim=-1) @ bank.encode_depth_words().T
+    assert proj.shape == (2, 7, 64) and torch.allclose(logits, 100 * cosine, atol=1e-3)  # cosine x 100
     with pytest.raises(ValueError, match='channel_reduction'):
         DepthPromptBank(clip_pretrained=None, clip_model_cfg=TINY_CLIP_CFG, channel_reduction='mlp')
 

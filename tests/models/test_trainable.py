@@ -78,7 +78,10 @@ def test_fine_stage_gradients(model):
     text = {n.split('.')[2] for n in trainable if n.startswith('prompt_bank.text_encoder.')}
     assert text == {'token_embedding', 'positional_embedding', 'ln_final', 'text_projection'}
     img = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():  # keep the official ReLU output positive (a dead ReLU passes no gradient at all)
+        model.decoder.heads[0].conv3.bias.fill_(1.0)
     disp = model.decoder(model.prompt_bank(model.encoder(img)), img.shape[-2:])
+    assert (disp[0] > 0).float().mean() > 0.9
     axis_angle, translation = model.pose_net(img, img.flip(-1))
     (sum(d.mean() for d in disp.values()) + axis_angle.sum() + translation.sum()).backward()
     assert _grads(model) == trainable

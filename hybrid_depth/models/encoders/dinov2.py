@@ -139,7 +139,7 @@ class DinoV2Tower(nn.Module):
         for i, block in enumerate(m.blocks):
             x = block(x)
             if i in self.indices:
-                outs.append(m.norm(x)[:, prefix:].transpose(1, 2).reshape(b, c, gh, gw))
+                outs.append(m.norm(x)[:, prefix:].transpose(1, 2).reshape(b, c, gh, gw).contiguous())
             if i == last:
                 break
         return outs
