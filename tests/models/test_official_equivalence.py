@@ -28,6 +28,8 @@ from hybrid_depth.models.official_checkpoint import (
     synthetic_official_state_dict,
 )
 
+pytestmark = pytest.mark.slow  # full-size official architecture (RN50 + ViT-B/14 + 12-layer text + DPT): ~2 min
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / 'tests/fixtures/official_hybrid_depth'
 TOL = 1e-4
@@ -118,9 +120,15 @@ def test_a_dropped_or_transposed_tensor_is_caught(record, model):
     with pytest.raises(OfficialCheckpointError, match='decoder.layer_rn.1.weight'):
         convert_official_stage2(dropped, expected)
     unknown = {name: dict(sd) for name, sd in files.items()}
-    unknown['encoder']['clip.visual.extra.weight'] = torch.zeros(1)
-    with pytest.raises(OfficialCheckpointError, match='encoder.pth: clip.visual.extra.weight'):
+    unknown['encoder']['clip.extra_head.weight'] = torch.zeros(1)  # no rule maps it
+    unknown['encoder']['clip.visual.extra.weight'] = torch.zeros(1)  # mapped, but our model has no such tensor
+    with pytest.raises(OfficialCheckpointError, match='encoder.pth: clip.extra_head.weight') as err:
         convert_official_stage2(unknown, expected)
+    assert 'encoder.clip.visual.extra.weight' in str(err.value)  # both listed in the one error
+    misshaped = {name: dict(sd) for name, sd in files.items()}
+    misshaped['depth']['depth_head.projects.0.weight'] = torch.zeros(3, 1280, 1, 1)
+    with pytest.raises(OfficialCheckpointError, match=r'decoder.projects.0.weight: checkpoint \(3, 1280, 1, 1\)'):
+        convert_official_stage2(misshaped, expected)
     target = _frames(data)[:1]
     official = torch.from_numpy(data['disp_sub'])
     for file, key in (('encoder', 'dinov2.blocks.11.attn.proj.weight'),
@@ -143,6 +151,6 @@ def test_stage1_round_trip(model):
     official['model.clip.logit_scale'] = torch.zeros(())
     back = convert_official_stage1(official, {k: tuple(v.shape) for k, v in ours.items()})
     assert set(back) == set(ours) and all(torch.equal(back[k], ours[k]) for k in ours)
-    official['model.clip.visual.unknown'] = torch.zeros(1)
-    with pytest.raises(OfficialCheckpointError, match='stage1.ckpt: model.clip.visual.unknown'):
+    official['model.clip.unknown'] = torch.zeros(1)
+    with pytest.raises(OfficialCheckpointError, match='stage1.ckpt: model.clip.unknown'):
         convert_official_stage1(official)
