@@ -82,11 +82,11 @@ def load_official(path: str) -> dict:
 
 def expected_shapes(config: str) -> dict[str, tuple[int, ...]]:
     """``{key: shape}`` of the model of ``config``, built without any pretrained weights (random init)."""
+    from mmdet3d.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     import hybrid_depth.models  # noqa: F401  (registers the models)
-    from mmdet3d.registry import MODELS
 
     init_default_scope('mmdet3d')
     model_cfg = Config.fromfile(config).model

@@ -77,8 +77,8 @@ def apply_trainable(model: nn.Module, stage: str | None = None,
 
     Args:
         model: The model (modified in place).
-        stage: ``'coarse'``, ``'fine'``, ``'fine_frozen_text'`` or ``'monodepth2'``: use :data:`STAGE_TRAINABLE` (patterns matching
-            nothing, e.g. an identity pixel projection, are skipped).
+        stage: ``'coarse'``, ``'fine'``, ``'fine_frozen_text'`` or ``'monodepth2'``: use :data:`STAGE_TRAINABLE`
+            (patterns matching nothing, e.g. an identity pixel projection, are skipped).
         patterns: Explicit patterns instead of a stage (each must match something).
 
     Returns:

@@ -15,12 +15,15 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+pytestmark = pytest.mark.slow  # builds the full-size coarse and fine models (RN50 + ViT-B/14 + text): ~1.5 min
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _build(config: str):
-    import hybrid_depth.models  # noqa: F401
     from mmdet3d.registry import MODELS
+
+    import hybrid_depth.models  # noqa: F401
     init_default_scope('mmdet3d')
     cfg = Config.fromfile(ROOT / config)
     model_cfg = cfg.model

@@ -60,8 +60,9 @@ def record():
 @pytest.fixture(scope='module')
 def model():
     """The real fine-stage model of configs/hybrid_depth/fine_kitti.py, random init (no weight files)."""
-    import hybrid_depth.models  # noqa: F401
     from mmdet3d.registry import MODELS
+
+    import hybrid_depth.models  # noqa: F401
     init_default_scope('mmdet3d')
     cfg = Config.fromfile(ROOT / 'configs/hybrid_depth/fine_kitti.py').model
     cfg.encoder.update(clip_pretrained=None, dino_pretrained=None)
