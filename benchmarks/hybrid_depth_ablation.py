@@ -52,9 +52,9 @@ VARIANTS = {
         'official': {},
         'sigmoid_4_scales': {'model.decoder.head': 'sigmoid', 'model.decoder.num_scales': 4},
         'per_tower_norm': {'model.encoder.normalize': 'per_tower'},
+        'frozen_text': {'model.trainable': 'fine_frozen_text'},
         'bf16': {'model.encoder.autocast': 'bf16'},
         'cosine_text': {'model.prompt_bank.text_norm': 'rows'},
-        'frozen_text': {'model.trainable': 'fine_frozen_text'},
     },
 }
 METRICS = {'coarse': ('ordering/pair_acc',), 'fine': ('kitti_eigen/abs_rel', 'kitti_eigen/rmse', 'kitti_eigen/a1')}
@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '1'))
-    for seed in args.seeds:
-        for variant in variants:
+    for variant in variants:  # variant-major: an interrupted sweep leaves complete rows
+        for seed in args.seeds:
             t0 = time.time()
             proc = subprocess.run([sys.executable, __file__, '--single', args.stage, variant, str(seed),
                                    '--epochs', str(args.epochs), '--data-root', args.data_root, '--out', str(out)],
