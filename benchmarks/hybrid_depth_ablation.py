@@ -57,6 +57,8 @@ VARIANTS = {
         'cosine_text': {'model.prompt_bank.text_norm': 'rows'},
     },
 }
+# applied before every variant: the official setting, whatever the demo config chooses for its own run
+BASE = {'coarse': {}, 'fine': {'model.decoder.head': 'official', 'model.decoder.num_scales': 1}}
 METRICS = {'coarse': ('ordering/pair_acc',), 'fine': ('kitti_eigen/abs_rel', 'kitti_eigen/rmse', 'kitti_eigen/a1')}
 
 
@@ -67,7 +69,7 @@ def run_one(stage: str, variant: str, seed: int, epochs: int, data_root: str, wo
     from hybrid_depth.engine.cli import build_runner
 
     cfg = Config.fromfile(ROOT / CONFIGS[stage])
-    options = dict(VARIANTS[stage][variant])
+    options = {**BASE[stage], **VARIANTS[stage][variant]}
     options.update({'randomness': {'seed': seed, 'deterministic': False}, 'work_dir': work_dir,
                     'default_hooks.checkpoint.interval': epochs, 'default_hooks.visualization.draw': False})
     if stage == 'coarse':
