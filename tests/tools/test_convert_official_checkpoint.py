@@ -21,8 +21,17 @@ from hybrid_depth.models.official_checkpoint import official_stage1_from_ours, o
 pytestmark = pytest.mark.slow  # three tool runs in fresh interpreters (~1 min idle, 3 min on a loaded CPU)
 
 ROOT = Path(__file__).resolve().parents[2]
-FINE = 'configs/demo/depth_fine_kitti.py'
 COARSE = 'configs/demo/depth_coarse_tusimple.py'
+FINE = None  # set by the fixture below: the fine demo with the official head (the demo itself uses the sigmoid option)
+
+
+@pytest.fixture(autouse=True)
+def fine_config(tmp_path_factory: pytest.TempPathFactory) -> None:
+    global FINE
+    path = tmp_path_factory.getbasetemp() / 'fine_official_head.py'
+    path.write_text(f"_base_ = ['{ROOT / 'configs/demo/depth_fine_kitti.py'}']\n"
+                    "model = dict(decoder=dict(head='official', num_scales=1))\n")
+    FINE = str(path)
 
 
 def _model(config: str):
@@ -31,7 +40,7 @@ def _model(config: str):
     import hybrid_depth.models  # noqa: F401
     init_default_scope('mmdet3d')
     torch.manual_seed(0)
-    return MODELS.build(Config.fromfile(ROOT / config).model)
+    return MODELS.build(Config.fromfile(Path(ROOT, config)).model)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
