@@ -76,9 +76,10 @@ def run_one(stage: str, variant: str, seed: int, epochs: int, data_root: str, wo
         root = f'{data_root}/tusimple/'
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             options[f'{loader}.dataset.data_root'] = root
+        warm = max(1, round(0.3 * epochs))  # momentum phase boundary in whole epochs (>= 1 iteration)
         options.update({'train_cfg.max_epochs': epochs, 'train_cfg.val_interval': epochs,
-                        'param_scheduler.0.total_steps': epochs, 'param_scheduler.1.end': 0.3 * epochs,
-                        'param_scheduler.2.begin': 0.3 * epochs, 'param_scheduler.2.end': epochs})
+                        'param_scheduler.0.total_steps': epochs, 'param_scheduler.1.end': warm,
+                        'param_scheduler.2.begin': warm, 'param_scheduler.2.end': epochs})
     else:
         root = f'{data_root}/kitti_raw/'
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

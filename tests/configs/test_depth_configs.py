@@ -218,7 +218,7 @@ def test_coarse_demo_trains_and_reports_ordering_accuracy(synthetic_world, tmp_p
     opts = [f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
             'train_dataloader.dataset.pipeline.1.short_side=56', 'val_dataloader.dataset.pipeline.1.short_side=56',
             'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', 'param_scheduler.0.total_steps=2',
-            'param_scheduler.1.end=0.6', 'param_scheduler.2.begin=0.6', 'param_scheduler.2.end=2']
+            'param_scheduler.1.end=1', 'param_scheduler.2.begin=1', 'param_scheduler.2.end=2']
     res = run_tool('tools/train.py', str(ROOT / 'configs/demo/depth_coarse_tusimple.py'), '--work-dir',
                    str(tmp_path), '--cfg-options', *opts)
     assert res.returncode == 0, res.stderr[-3000:]
