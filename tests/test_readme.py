@@ -54,6 +54,10 @@ EXERCISED_BY: dict[str, list[str]] = {
         'tests/benchmarks/test_benchmark_scripts.py::test_depth_train_step_benchmark_runs'],
     'benchmarks/backbone_latency.py': [
         'tests/benchmarks/test_backbone_latency.py::test_backbone_latency_ablation_runs_and_prints_ratios'],
+    'benchmarks/hybrid_depth_ablation.py': [
+        'tests/benchmarks/test_hybrid_depth_ablation.py::test_ablation_one_run_and_report'],
+    'tools/convert_official_checkpoint.py': [
+        'tests/tools/test_convert_official_checkpoint.py::test_convert_stage2_and_stage1'],
 }
 
 

@@ -1,12 +1,9 @@
 # Demo of configs/hybrid_depth/coarse_tusimple.py, shrunk for a CPU: tiny random-init encoder and text tower,
 # synthetic TuSimple (tools/make_synthetic.py --out-dir data/synthetic --preset small; one label file, also used
-# for evaluation), 224x392 input (16 feature rows, as the real 224x672: nearest-cell sampling needs them),
-# 60 short epochs.
+# for evaluation), the official 224x392 input, 60 short epochs.
 _base_ = ['../hybrid_depth/coarse_tusimple.py']
 
 data_root = 'data/synthetic/tusimple/'
-img_height = 224
-img_width = 392
 max_epochs = 60
 
 tiny_clip = dict(embed_dim=64, vision_cfg=dict(image_size=64, layers=[1, 1, 1, 1], width=8, patch_size=None),
@@ -17,28 +14,20 @@ model = dict(
                  dino_indices=[0, 1, 2, 3], clip_align_channels=16),
     prompt_bank=dict(clip_pretrained=None, clip_model_cfg=tiny_clip))
 
-train_pipeline = [
-    dict(type='LoadDepthFrames'),
-    dict(type='ResizeDepthFrames', height=img_height, width=img_width),
-    dict(type='RandomFlipDepthFrames', prob=0.5),
-    dict(type='ColorJitterDepthFrames', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1, prob=0.5),
-    dict(type='PackDepthInputs', frame_ids=[0], max_groups=6),
-]
-test_pipeline = [
-    dict(type='LoadDepthFrames'),
-    dict(type='ResizeDepthFrames', height=img_height, width=img_width),
-    dict(type='PackDepthInputs', frame_ids=[0], max_groups=6),
-]
 train_dataloader = dict(num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root=data_root, label_files=['label_data_0313.json'],
-                                     pipeline=train_pipeline))
+                        dataset=dict(data_root=data_root, label_files=['label_data_0313.json']))
 val_dataloader = dict(num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root, label_files=['label_data_0313.json'],
-                                   pipeline=test_pipeline))
+                      dataset=dict(data_root=data_root, label_files=['label_data_0313.json']))
 test_dataloader = val_dataloader
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=20)
-param_scheduler = [dict(type='OneCycleLR', eta_max=3.57e-3, total_steps=max_epochs, by_epoch=True,
-                        convert_to_iter_based=True)]
+param_scheduler = [
+    dict(type='OneCycleLR', eta_max=3.57e-3, total_steps=max_epochs, pct_start=0.3, div_factor=25.0,
+         final_div_factor=100.0, anneal_strategy='cos', by_epoch=True, convert_to_iter_based=True),
+    dict(type='CosineAnnealingMomentum', eta_min=0.85, begin=0, end=0.3 * max_epochs, by_epoch=True,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingMomentum', eta_min=0.95, begin=0.3 * max_epochs, end=max_epochs, by_epoch=True,
+         convert_to_iter_based=True),
+]
 optim_wrapper = dict(optimizer=dict(lr=3.57e-3))  # random-init tiny model: 10x the pretrained learning rate
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=20, max_keep_ckpts=1))

@@ -15,7 +15,8 @@ model = dict(
                  dino_pretrained=None, dino_kwargs=dict(img_size=56, embed_dim=48, depth=4, num_heads=2),
                  dino_indices=[0, 1, 2, 3], clip_align_channels=16),
     prompt_bank=dict(clip_pretrained=None, clip_model_cfg=tiny_clip, num_depth_tokens=16),
-    decoder=dict(features=32, out_channels=[32, 64, 128, 128]),
+    # the sigmoid-head option, as configs/demo/depth_fine_kitti.py (a tiny random ReLU head starts dead)
+    decoder=dict(features=32, out_channels=[32, 64, 128, 128], head='sigmoid', num_scales=4),
     pose_net=dict(pretrained=None))
 
 train_pipeline = [

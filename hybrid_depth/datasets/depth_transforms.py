@@ -69,33 +69,57 @@ class LoadDepthFrames(BaseTransform):
 
 @TRANSFORMS.register_module()
 class ResizeDepthFrames(BaseTransform):
-    """Resize all frames to a fixed ``(height, width)`` (area when shrinking, as PIL's antialiased resize).
+    """Resize all frames (area when shrinking, as PIL's antialiased resize).
 
-    Normalised intrinsics need no change; ``points`` are rescaled (pixel centres kept: ``u' = (u + .5) sx - .5``).
+    Either to a fixed ``(height, width)``, or, with ``short_side``, keeping the aspect ratio: the short side
+    becomes ``short_side`` and the long side the nearest multiple of ``size_divisor`` (official coarse stage:
+    ``short_side=224, size_divisor=14``, 1280x720 TuSimple -> 392x224). Normalised intrinsics need no change;
+    ``points`` are rescaled (pixel centres kept: ``u' = (u + .5) sx - .5``).
 
     Args:
-        height: Output height.
-        width: Output width.
+        height: Output height (fixed-size mode).
+        width: Output width (fixed-size mode).
+        short_side: Output short side (aspect-preserving mode; a multiple of ``size_divisor``).
+        size_divisor: The long side is rounded to a multiple of it (aspect-preserving mode).
     """
 
-    def __init__(self, height: int, width: int) -> None:
+    def __init__(self, height: int | None = None, width: int | None = None, short_side: int | None = None,
+                 size_divisor: int = 1) -> None:
+        if (short_side is None) == (height is None or width is None):
+            raise ValueError('ResizeDepthFrames: give either height and width, or short_side')
+        if short_side is not None and short_side % size_divisor:
+            raise ValueError(f'ResizeDepthFrames: short_side={short_side} is not a multiple of '
+                             f'size_divisor={size_divisor}')
         self.height = height
         self.width = width
+        self.short_side = short_side
+        self.size_divisor = size_divisor
 
-    def _resize(self, img: np.ndarray) -> np.ndarray:
+    def output_size(self, h: int, w: int) -> tuple[int, int]:
+        """``(height, width)`` of the output for an ``h x w`` input."""
+        if self.short_side is None:
+            return self.height, self.width
+        d = self.size_divisor
+        if h <= w:
+            return self.short_side, max(d, int(round(w * self.short_side / h / d)) * d)
+        return max(d, int(round(h * self.short_side / w / d)) * d), self.short_side
+
+    @staticmethod
+    def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
         h, w = img.shape[:2]
-        interp = cv2.INTER_AREA if (self.height < h and self.width < w) else cv2.INTER_LINEAR
-        return cv2.resize(img, (self.width, self.height), interpolation=interp)
+        interp = cv2.INTER_AREA if (height < h and width < w) else cv2.INTER_LINEAR
+        return cv2.resize(img, (width, height), interpolation=interp)
 
     def transform(self, results: dict) -> dict:
         h, w = results['img_shape']
+        height, width = self.output_size(h, w)
         for key in ('frames', 'frames_aug'):
             if key in results:
-                results[key] = {fid: self._resize(img) for fid, img in results[key].items()}
+                results[key] = {fid: self._resize(img, height, width) for fid, img in results[key].items()}
         if 'points' in results:
-            scale = np.array([self.width / w, self.height / h], np.float32)
+            scale = np.array([width / w, height / h], np.float32)
             results['points'] = (results['points'] + 0.5) * scale - 0.5
-        results['img_shape'] = (self.height, self.width)
+        results['img_shape'] = (height, width)
         return results
 
 

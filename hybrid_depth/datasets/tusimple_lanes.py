@@ -5,7 +5,9 @@ Label files (``label_data_*.json``) hold one JSON object per line: ``lanes`` (pe
 
 ``h_samples`` run top to bottom, i.e. **far to near** on a road seen from a forward camera; the groups built
 here are ordered **near to far** (rank 0 = nearest = the "very close" prompt), so they are reversed. The
-official code takes 7 evenly spaced points of each lane; lanes with fewer labelled points are dropped.
+official code (``modules/DepthCLIP_dino.py``) takes, of the n labelled points of a lane, those at index
+``j * ((n - 1) // 6)`` for j = 0..6 (``spacing='official'``, the default); ``spacing='linspace'`` (our variant)
+spreads them over the whole lane. Lanes with fewer than 7 labelled points are dropped.
 """
 from __future__ import annotations
 
@@ -22,13 +24,19 @@ from .file_readers import DataFileError
 __all__ = ['TuSimpleLaneOrderDataset', 'lane_points_near_to_far']
 
 
-def lane_points_near_to_far(xs: Sequence[float], h_samples: Sequence[float], num_points: int = 7) -> np.ndarray | None:
-    """``num_points`` evenly spaced labelled points of one lane, nearest (lowest in the image) first.
+SPACINGS = ('official', 'linspace')
+
+
+def lane_points_near_to_far(xs: Sequence[float], h_samples: Sequence[float], num_points: int = 7,
+                            spacing: str = 'official') -> np.ndarray | None:
+    """``num_points`` labelled points of one lane, nearest (lowest in the image) first.
 
     Args:
         xs: (R,) x pixel per row of ``h_samples`` (negative = no point).
         h_samples: (R,) image rows, top to bottom.
         num_points: Points per group.
+        spacing: ``'official'``: indices ``j * ((n - 1) // (num_points - 1))`` of the n labelled points (near
+            first); ``'linspace'``: ``round(linspace(0, n - 1, num_points))``.
 
     Returns:
         (num_points, 2) float32 pixel ``(u, v)`` ordered near to far (``v`` decreasing), or ``None`` if the lane
@@ -40,8 +48,13 @@ def lane_points_near_to_far(xs: Sequence[float], h_samples: Sequence[float], num
     pts = np.stack([xs[keep], ys[keep]], axis=1)
     if len(pts) < num_points:
         return None
+    if spacing not in SPACINGS:
+        raise ValueError(f'spacing must be one of {SPACINGS}, got {spacing!r}')
     pts = pts[np.argsort(-pts[:, 1], kind='stable')]  # bottom (near) first
-    idx = np.round(np.linspace(0, len(pts) - 1, num_points)).astype(np.int64)
+    if spacing == 'official':
+        idx = np.arange(num_points) * ((len(pts) - 1) // max(num_points - 1, 1))
+    else:
+        idx = np.round(np.linspace(0, len(pts) - 1, num_points)).astype(np.int64)
     return pts[idx]
 
 
@@ -57,6 +70,7 @@ class TuSimpleLaneOrderDataset(BaseDataset):
         data_root: TuSimple root (the folder holding ``clips/`` and the label files).
         label_files: Label files relative to ``data_root``.
         num_points: Points per lane (7 = number of depth words).
+        spacing: Point selection along a lane, ``'official'`` or ``'linspace'`` (see :func:`lane_points_near_to_far`).
         min_lanes: Images with fewer usable lanes are skipped.
         pipeline: Transforms (``LoadDepthFrames``, ``ResizeDepthFrames``, ..., ``PackDepthInputs``).
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
@@ -68,9 +82,11 @@ class TuSimpleLaneOrderDataset(BaseDataset):
     METAINFO = {'dataset': 'tusimple'}
 
     def __init__(self, data_root: str, label_files: Sequence[str] = ('label_data_0313.json',),
-                 num_points: int = 7, min_lanes: int = 1, pipeline: Sequence = (), **kwargs) -> None:
+                 num_points: int = 7, spacing: str = 'official', min_lanes: int = 1, pipeline: Sequence = (),
+                 **kwargs) -> None:
         self.label_files = list(label_files)
         self.num_points = num_points
+        self.spacing = spacing
         self.min_lanes = min_lanes
         super().__init__(ann_file='', data_root=data_root, pipeline=list(pipeline), **kwargs)
 
@@ -89,7 +105,8 @@ class TuSimpleLaneOrderDataset(BaseDataset):
                     except json.JSONDecodeError as err:
                         raise DataFileError(f'{path}:{n}: not a JSON label line: {err}') from err
                     groups = [g for lane in label['lanes']
-                              if (g := lane_points_near_to_far(lane, label['h_samples'], self.num_points))
+                              if (g := lane_points_near_to_far(lane, label['h_samples'], self.num_points,
+                                                              self.spacing))
                               is not None]
                     if len(groups) < self.min_lanes:
                         continue

@@ -8,7 +8,7 @@ from mmdet3d.registry import MODELS
 from torch import nn
 
 from .photometric import automask_min_reprojection, min_reprojection, photometric_error
-from .ranking import distance_weighted_repulsion, rank_loss
+from .ranking import LOSS_REDUCTIONS, distance_weighted_repulsion, rank_loss
 from .smoothness import edge_aware_smoothness
 
 __all__ = ['DepthRankLoss', 'DistanceWeightedRepulsionLoss', 'EdgeAwareSmoothnessLoss',
@@ -89,35 +89,45 @@ class EdgeAwareSmoothnessLoss(nn.Module):
 
 @MODELS.register_module()
 class DepthRankLoss(nn.Module):
-    """Coarse-stage margin ranking of ordered points on ordered depth prompts (mean over valid pairs).
+    """Coarse-stage margin ranking of ordered points on ordered depth prompts.
 
     Args:
         margin: Ranking margin (0).
         loss_weight: Multiplier (1).
+        reduction: ``'official'`` (sum over pairs and lanes / images, default) or ``'mean'`` (over valid pairs).
     """
 
-    def __init__(self, margin: float = 0.0, loss_weight: float = 1.0) -> None:
+    def __init__(self, margin: float = 0.0, loss_weight: float = 1.0, reduction: str = 'official') -> None:
         super().__init__()
+        if reduction not in LOSS_REDUCTIONS:
+            raise ValueError(f'reduction must be one of {LOSS_REDUCTIONS}, got {reduction!r}')
         self.margin = margin
         self.loss_weight = loss_weight
+        self.reduction = reduction
 
-    def forward(self, logits: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-        """Args: logits (B, P, P) point-by-prompt scores; valid (B, P) optional. Returns the weighted loss."""
-        return self.loss_weight * rank_loss(logits, valid, self.margin)
+    def forward(self, logits: torch.Tensor, valid: torch.Tensor | None = None,
+                num_images: int | None = None) -> torch.Tensor:
+        """Args: logits (G, P, P) point-by-prompt scores of G lanes; valid (G, P) optional; num_images the
+        images the lanes come from (``'official'``). Returns the weighted loss."""
+        return self.loss_weight * rank_loss(logits, valid, self.margin, self.reduction, num_images)
 
 
 @MODELS.register_module()
 class DistanceWeightedRepulsionLoss(nn.Module):
-    """Coarse-stage repulsion: rank-distance-weighted cosine similarity of point features (mean over pairs).
+    """Coarse-stage repulsion: rank-distance-weighted cosine similarity of point features.
 
     Args:
         loss_weight: Multiplier (1).
+        reduction: ``'official'`` (per lane ``sum / P^2``, mean over lanes, default) or ``'mean'`` (over pairs).
     """
 
-    def __init__(self, loss_weight: float = 1.0) -> None:
+    def __init__(self, loss_weight: float = 1.0, reduction: str = 'official') -> None:
         super().__init__()
+        if reduction not in LOSS_REDUCTIONS:
+            raise ValueError(f'reduction must be one of {LOSS_REDUCTIONS}, got {reduction!r}')
         self.loss_weight = loss_weight
+        self.reduction = reduction
 
     def forward(self, features: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-        """Args: features (B, P, C) ordered point features; valid (B, P) optional. Returns weighted loss."""
-        return self.loss_weight * distance_weighted_repulsion(features, valid)
+        """Args: features (G, P, C) ordered point features; valid (G, P) optional. Returns weighted loss."""
+        return self.loss_weight * distance_weighted_repulsion(features, valid, self.reduction)

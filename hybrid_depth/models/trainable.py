@@ -3,9 +3,14 @@
 Default sets (METHOD.md section 1), for a depth model whose children are named ``encoder``
 (:class:`HybridEncoder`), ``prompt_bank`` (:class:`DepthPromptBank`), ``decoder`` and ``pose_net``:
 
-- ``coarse``: CLIP image tower, align convs, the point projection. Frozen: DINOv2, CLIP text tower.
-- ``fine``: CLIP image tower, the last DINOv2 block, depth tokens, the pixel projection (if any), decoder,
-  PoseNet. Frozen: CLIP text tower, align convs, other DINOv2 blocks and norms.
+- ``coarse`` (official ``modules/DepthCLIP_dino.py``): CLIP image tower, align convs (and the point projection
+  when the learned-projection option is on). Frozen: DINOv2, CLIP text tower.
+- ``fine`` (official ``Stage2/trainer.py``: every encoder parameter whose name contains ``clip`` except
+  ``clip.transformer``, DINOv2 ``blocks.11``, the depth tokens, decoder and PoseNet): CLIP image tower, align
+  convs, the text tower's token / positional embeddings, ``ln_final`` and ``text_projection``, the last DINOv2
+  block, depth tokens, the pixel projection (option), decoder, PoseNet. Frozen: the CLIP text transformer and
+  the rest of DINOv2.
+- ``fine_frozen_text`` (our former set, an option): as ``fine`` but the align convs and the whole text side frozen.
 - ``monodepth2``: everything (ResNet encoder, decoder, PoseNet).
 
 ``{last}`` in a pattern is replaced by the highest block index found under the text before it.
@@ -22,8 +27,13 @@ __all__ = ['STAGE_TRAINABLE', 'apply_trainable', 'resolve_trainable']
 
 STAGE_TRAINABLE: dict[str, tuple[str, ...]] = {
     'coarse': ('encoder.clip.*', 'encoder.align.*', 'prompt_bank.point_proj.*'),
-    'fine': ('encoder.clip.*', 'encoder.dino.model.blocks.{last}.*', 'prompt_bank.depth_tokens',
-             'prompt_bank.pixel_proj.*', 'decoder.*', 'pose_net.*'),
+    'fine': ('encoder.clip.*', 'encoder.align.*', 'encoder.dino.model.blocks.{last}.*',
+             'prompt_bank.text_encoder.token_embedding.*', 'prompt_bank.text_encoder.positional_embedding',
+             'prompt_bank.text_encoder.ln_final.*', 'prompt_bank.text_encoder.text_projection',
+             'prompt_bank.text_encoder.text_projection.*', 'prompt_bank.depth_tokens', 'prompt_bank.pixel_proj.*',
+             'decoder.*', 'pose_net.*'),
+    'fine_frozen_text': ('encoder.clip.*', 'encoder.dino.model.blocks.{last}.*', 'prompt_bank.depth_tokens',
+                         'prompt_bank.pixel_proj.*', 'decoder.*', 'pose_net.*'),
     'monodepth2': ('*',),
 }
 
@@ -67,8 +77,8 @@ def apply_trainable(model: nn.Module, stage: str | None = None,
 
     Args:
         model: The model (modified in place).
-        stage: ``'coarse'``, ``'fine'`` or ``'monodepth2'``: use :data:`STAGE_TRAINABLE` (patterns matching
-            nothing, e.g. an identity pixel projection, are skipped).
+        stage: ``'coarse'``, ``'fine'``, ``'fine_frozen_text'`` or ``'monodepth2'``: use :data:`STAGE_TRAINABLE`
+            (patterns matching nothing, e.g. an identity pixel projection, are skipped).
         patterns: Explicit patterns instead of a stage (each must match something).
 
     Returns:

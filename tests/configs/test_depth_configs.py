@@ -216,9 +216,9 @@ def test_tools_test_fine_kitti_config_on_a_kitti_folder(synthetic_world, tmp_pat
 def test_coarse_demo_trains_and_reports_ordering_accuracy(synthetic_world, tmp_path: Path) -> None:
     root = synthetic_world.tusimple
     opts = [f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
-            'train_dataloader.dataset.pipeline.1.height=56', 'train_dataloader.dataset.pipeline.1.width=98',
-            'val_dataloader.dataset.pipeline.1.height=56', 'val_dataloader.dataset.pipeline.1.width=98',
-            'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', 'param_scheduler.0.total_steps=2']
+            'train_dataloader.dataset.pipeline.1.short_side=56', 'val_dataloader.dataset.pipeline.1.short_side=56',
+            'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', 'param_scheduler.0.total_steps=2',
+            'param_scheduler.1.end=1', 'param_scheduler.2.begin=1', 'param_scheduler.2.end=2']
     res = run_tool('tools/train.py', str(ROOT / 'configs/demo/depth_coarse_tusimple.py'), '--work-dir',
                    str(tmp_path), '--cfg-options', *opts)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -46,6 +46,11 @@ def test_thin_modules_match_functions_and_build_from_registry():
     logits = torch.tensor([[[0.0, 5.0], [0.0, 2.0]]])
     assert DepthRankLoss(loss_weight=0.5)(logits).item() == pytest.approx(0.5 * 3.0)
     feats = torch.tensor([[[1.0, 0.0], [1.0, 0.0]]])
-    assert DistanceWeightedRepulsionLoss()(feats).item() == pytest.approx(1.0)
+    # official: sum over the P^2 = 4 ordered pairs (2 off-diagonal, weight 1, cos 1) / 4; option 'mean': / 2
+    assert DistanceWeightedRepulsionLoss()(feats).item() == pytest.approx(0.5)
+    assert DistanceWeightedRepulsionLoss(reduction='mean')(feats).item() == pytest.approx(1.0)
+    assert DepthRankLoss(reduction='official')(logits.expand(3, 2, 2), num_images=2).item() == pytest.approx(4.5)
+    with pytest.raises(ValueError, match='reduction'):
+        DepthRankLoss(reduction='sum')
     for name in ('MinReprojectionLoss', 'DepthRankLoss', 'DistanceWeightedRepulsionLoss'):
         assert MODELS.get(name) is not None

@@ -49,3 +49,31 @@ def test_smoothness_known_value():
     assert edge_aware_smoothness(disp, img, normalize=False).item() == pytest.approx(
         2 * float(torch.exp(torch.tensor(-1.0))))
     assert edge_aware_smoothness(torch.ones(1, 1, 4, 4), torch.rand(1, 3, 4, 4)).item() == 0.0
+
+
+def test_official_rank_reduction_sums_pairs_and_lanes_per_image():
+    """Official: MarginRankingLoss(margin=0) summed over the 21 pairs and the lanes, divided by the images."""
+    torch.manual_seed(0)
+    logits = torch.randn(4, 7, 7)  # 4 lanes of 2 images
+    margin = torch.nn.MarginRankingLoss(margin=0.0)
+    one = torch.ones(1)
+    total = sum(margin(lg[j, j][None], lg[i, j][None], one) for lg in logits for i in range(7) for j in range(i + 1, 7))
+    assert rank_loss(logits, reduction='official', num_images=2).item() == pytest.approx(total.item() / 2, rel=1e-6)
+    assert rank_loss(logits, reduction='mean').item() == pytest.approx(total.item() / (4 * 21), rel=1e-6)
+    with pytest.raises(ValueError, match='reduction'):
+        rank_loss(logits, reduction='sum')
+
+
+def test_official_repulsion_reduction_divides_by_p_squared_per_lane():
+    torch.manual_seed(0)
+    f = torch.randn(3, 7, 5)
+    fn = torch.nn.functional.normalize(f, dim=-1)
+    w = (torch.arange(7)[:, None] - torch.arange(7)[None]).abs().float() / 6
+    per_lane = [(w * (x @ x.T)).sum() / 49 for x in fn]
+    expected = sum(per_lane) / 3
+    assert distance_weighted_repulsion(f, reduction='official').item() == pytest.approx(expected.item(), rel=1e-5)
+    valid = torch.ones(3, 7, dtype=torch.bool)
+    valid[2] = False  # a padded lane does not count
+    got = distance_weighted_repulsion(f, valid, reduction='official').item()
+    assert got == pytest.approx(((per_lane[0] + per_lane[1]) / 2).item(), rel=1e-5)
+    assert distance_weighted_repulsion(f, reduction='mean').item() == pytest.approx(expected.item() * 49 / 42, rel=1e-5)

@@ -11,9 +11,10 @@ def _tiny_dpt(**kwargs):
 
 
 @pytest.mark.parametrize('size', [(64, 96), (63, 97), (45, 61), (15, 29)])
-def test_dpt_four_scales_any_size(size):
+def test_dpt_four_sigmoid_scales_any_size(size):
+    """Our option: sigmoid disparity at 4 scales."""
     torch.manual_seed(0)
-    dec = _tiny_dpt()
+    dec = _tiny_dpt(head='sigmoid')
     grid = (-(-size[0] // 14), -(-size[1] // 14))
     out = dec([torch.randn(2, 72, *grid) for _ in range(4)], size)
     assert sorted(out) == [0, 1, 2, 3]
@@ -30,6 +31,40 @@ def test_dpt_gradients_and_single_scale():
     out[0].mean().backward()
     assert all(f.grad is not None for f in feats)
     assert all(p.grad is not None for p in dec.parameters())
+
+
+@pytest.mark.parametrize('size', [(56, 84), (63, 97)])
+def test_dpt_official_head(size):
+    """Official: one ReLU disparity at scale 0, unbounded above; the 16x-grid resize then the image size."""
+    torch.manual_seed(0)
+    dec = _tiny_dpt()
+    assert dec.head == 'official' and dec.num_scales == 1
+    grid = (-(-size[0] // 14), -(-size[1] // 14))
+    feats = [torch.randn(1, 72, *grid) for _ in range(4)]
+    with torch.no_grad():
+        dec.heads[0].conv3.bias.fill_(2.0)  # push the output above 1: no sigmoid may clip it
+        out = dec(feats, size)
+    assert list(out) == [0] and out[0].shape == (1, 1, *size)
+    assert out[0].min() >= 0 and out[0].max() > 1
+    with pytest.raises(ValueError, match='one scale'):
+        _tiny_dpt(num_scales=4)
+
+
+def test_dpt_official_head_matches_the_formula():
+    torch.manual_seed(0)
+    dec = _tiny_dpt()
+    feats = [torch.randn(1, 72, 2, 3) for _ in range(4)]
+    captured = {}
+    dec.heads[0].register_forward_pre_hook(lambda m, a: captured.update(path1=a[0]))
+    with torch.no_grad():
+        out = dec(feats, (28, 42))[0]
+        h = dec.heads[0]
+        x = torch.nn.functional.interpolate(h.conv1(captured['path1']), size=(32, 48), mode='bilinear',
+                                            align_corners=True)
+        x = torch.relu(h.conv3(torch.relu(h.conv2(x))))
+        ref = torch.relu(torch.nn.functional.interpolate(x, size=(28, 42), mode='bilinear', align_corners=True))
+    assert captured['path1'].shape[-2:] == (16, 24)  # path 1 at 8x the grid
+    assert torch.allclose(out, ref, atol=1e-6)
 
 
 def test_dpt_default_widths():

@@ -13,7 +13,7 @@ from hybrid_depth.models.encoders import (
     build_open_clip,
     hybrid_encoder_tiny,
 )
-from hybrid_depth.models.encoders.hybrid_encoder import IMAGENET_MEAN
+from hybrid_depth.models.encoders.hybrid_encoder import IMAGENET_MEAN, IMAGENET_STD
 
 TINY_VIT_CLIP_CFG = {
     'embed_dim': 32,
@@ -67,7 +67,9 @@ def test_forward_intermediates_and_fusion_order(tiny):
         assert torch.equal(f[:, :48], d)  # [DINO || aligned CLIP]
 
 
-def test_each_tower_gets_its_own_normalisation(tiny):
+def test_each_tower_gets_its_own_normalisation():
+    """The per-tower option (ours): CLIP statistics for CLIP, ImageNet statistics for DINOv2."""
+    tiny = hybrid_encoder_tiny(normalize='per_tower')
     seen = {}
     hooks = [tiny.dino.register_forward_pre_hook(lambda m, a: seen.__setitem__('dino', a[0])),
              tiny.clip.register_forward_pre_hook(lambda m, a: seen.__setitem__('clip', a[0]))]
@@ -164,3 +166,39 @@ def test_tags_resolve_to_local_cache_files(tmp_path, no_network):
     assert resolve_open_clip_weights('RN50', 'openai', str(tmp_path)) == str(tmp_path / 'RN50.pt')
     hub = _fake_hf_cache(tmp_path / 'hub', 'timm/resnet50_clip.openai', 'open_clip_model.safetensors')
     assert resolve_open_clip_weights('RN50', 'openai', str(tmp_path / 'hub')) == hub
+
+
+@pytest.mark.parametrize('mode', ['none', 'imagenet'])
+def test_official_normalisations(mode):
+    """Official Stage 2 ('none', the default): raw [0, 1] to both towers; Stage 1 ('imagenet'): both ImageNet."""
+    enc = hybrid_encoder_tiny(normalize=mode, fused_preprocess=False)
+    assert hybrid_encoder_tiny().normalize == 'none'
+    img = torch.rand(1, 3, 28, 28)
+    clip_in, dino_in = enc.preprocess(img)
+    expected = img if mode == 'none' else (img - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(
+        IMAGENET_STD).view(1, 3, 1, 1)
+    assert torch.allclose(clip_in, expected) and torch.allclose(dino_in, expected)
+    with pytest.raises(ValueError, match='normalize must be one of'):
+        hybrid_encoder_tiny(normalize='clip')
+
+
+def test_official_dino_position_embedding_resampling():
+    """DINOv2 hub resampling: bicubic with scale factor (g + 0.1) / M; unchanged on the pretrained grid."""
+    from hybrid_depth.models.encoders.dinov2 import official_patch_pos_embed
+    torch.manual_seed(0)
+    pos = torch.randn(1, 1 + 4 * 4, 8)
+    same = official_patch_pos_embed(pos, (4, 4))
+    assert torch.equal(same, pos[:, 1:].reshape(1, 4, 4, 8))
+    out = official_patch_pos_embed(pos, (3, 6))
+    grid = pos[:, 1:].reshape(1, 4, 4, 8).permute(0, 3, 1, 2)
+    ref = torch.nn.functional.interpolate(grid, scale_factor=(3.1 / 4, 6.1 / 4), mode='bicubic', antialias=False)
+    assert out.shape == (1, 3, 6, 8) and torch.equal(out, ref.permute(0, 2, 3, 1))
+    by_size = torch.nn.functional.interpolate(grid, size=(3, 6), mode='bicubic').permute(0, 2, 3, 1)
+    assert (out - by_size).abs().max() > 1e-3  # timm's size-based resampling is a different function
+    official = hybrid_encoder_tiny()
+    timm_mode = hybrid_encoder_tiny(dino_pos_embed='timm')
+    timm_mode.load_state_dict(official.state_dict())
+    img = torch.rand(1, 3, 42, 70)
+    with torch.no_grad():
+        a, b = official.dino(img), timm_mode.dino(img)
+    assert all(x.shape == y.shape for x, y in zip(a, b)) and (a[0] - b[0]).abs().max() > 1e-4

@@ -66,9 +66,9 @@ def test_fine_forward_appends_token_logits_and_grads(bank):
     feats = [torch.randn(2, 64, 3, 4, requires_grad=True) for _ in range(4)]
     out = bank(feats)
     assert [o.shape for o in out] == [(2, 72, 3, 4)] * 4
-    assert torch.equal(out[0][:, :64], feats[0])
-    assert out[0][:, 64:].abs().max() <= 100 + 1e-3
-    sum(o[:, 64:].sum() for o in out).backward()
+    assert torch.equal(out[0][:, 8:], feats[0])  # official layout: [logits || features]
+    assert out[0][:, :8].abs().max() <= 100 / 8 ** 0.5 + 1e-3  # matrix-normalised text: 100 / sqrt(N)
+    sum(o[:, :8].sum() for o in out).backward()
     assert bank.depth_tokens.grad is not None and bank.depth_tokens.grad.abs().sum() > 0
     assert all(p.grad is None for p in bank.text_encoder.parameters())  # frozen by default
     bank.zero_grad()
@@ -78,12 +78,48 @@ def test_coarse_point_logits(bank):
     pts = torch.randn(2, 7, 4 * 64)
     logits, proj = bank.point_logits(pts)
     assert logits.shape == (2, 7, 7) and proj.shape == (2, 7, 64)
-    assert logits.abs().max() <= 100 + 1e-3
+    assert torch.equal(proj, pts[..., ::4])  # official: parameter-free, every 4th channel
+    assert logits.abs().max() <= 100 / 7 ** 0.5 + 1e-3
+    assert bank.point_proj is None
 
 
-def test_pixel_projection_when_dims_differ():
+def test_learned_projection_option():
     bank = DepthPromptBank(clip_pretrained=None, clip_model_cfg=TINY_CLIP_CFG, num_depth_tokens=4,
-                           feature_channels=40)
-    assert isinstance(bank.pixel_proj, torch.nn.Conv2d)
-    assert bank([torch.randn(1, 40, 2, 2)])[0].shape == (1, 44, 2, 2)
+                           feature_channels=40, channel_reduction='linear', text_norm='rows', logits_first=False)
+    assert isinstance(bank.pixel_proj, torch.nn.Conv2d) and isinstance(bank.point_proj, torch.nn.Linear)
+    feats = torch.randn(1, 40, 2, 2)
+    out = bank([feats])[0]
+    assert out.shape == (1, 44, 2, 2) and torch.equal(out[:, :40], feats)
     assert bank.out_channels == 44
+    logits, proj = bank.point_logits(torch.randn(2, 7, 160))
+    cosine = torch.nn.functional.normalize(proj, dim=-1) @ bank.encode_depth_words().T
+    assert proj.shape == (2, 7, 64) and torch.allclose(logits, 100 * cosine, atol=1e-3)  # cosine x 100
+    with pytest.raises(ValueError, match='channel_reduction'):
+        DepthPromptBank(clip_pretrained=None, clip_model_cfg=TINY_CLIP_CFG, channel_reduction='mlp')
+
+
+def test_official_pixel_reduction_when_dims_differ():
+    """Official decoder: normalise each pixel feature, reduce channels by interpolation, dot the text matrix."""
+    from hybrid_depth.models.language import normalize_text
+    bank = DepthPromptBank(clip_pretrained=None, clip_model_cfg=TINY_CLIP_CFG, num_depth_tokens=4,
+                           feature_channels=128)
+    assert isinstance(bank.pixel_proj, torch.nn.Identity)
+    feats = torch.randn(1, 128, 2, 2)
+    with torch.no_grad():
+        out = bank([feats])[0]
+        f = feats / feats.norm(dim=1, keepdim=True)
+        expected = 100 * torch.einsum('bdhw,kd->bkhw', f[:, ::2], normalize_text(bank.encode_depth_tokens(), 'matrix'))
+    assert out.shape == (1, 132, 2, 2)
+    assert torch.allclose(out[:, :4], expected, atol=1e-4) and torch.equal(out[:, 4:], feats)
+
+
+def test_text_normalisations_and_channel_interpolation():
+    from hybrid_depth.models.language import interpolate_channels, normalize_text
+    t = torch.randn(5, 8)
+    rows = normalize_text(t, 'rows')
+    assert torch.allclose(rows.norm(dim=-1), torch.ones(5))
+    mat = normalize_text(t, 'matrix')
+    assert torch.allclose(mat, rows / 5 ** 0.5, atol=1e-6) and mat.norm().item() == pytest.approx(1.0)
+    x = torch.arange(16.0).view(1, 16)
+    assert interpolate_channels(x, 4).tolist() == [[0.0, 4.0, 8.0, 12.0]]
+    assert interpolate_channels(x, 16) is x

@@ -26,3 +26,16 @@ def test_posenet_first_conv_from_3ch_weights(tmp_path):
     w6 = net.encoder.model.conv1.weight
     assert torch.allclose(w6, torch.cat([w3, w3], dim=1) / 2)
     assert torch.equal(net.encoder.model.layer4[1].conv2.weight, resnet.layer4[1].conv2.weight)
+
+
+def test_posenet_input_normalisation_option():
+    """Official Hybrid-depth feeds the pair raw (default); Monodepth2 normalises (x - 0.45) / 0.225."""
+    seen = {}
+    for norm in (False, True):
+        net = HybridPoseNet(pretrained=None, normalize_input=norm)
+        assert net.decoder.num_frames == 2  # PoseDecoder(num_frames_to_predict_for=2), as both official codes
+        net.encoder.model.register_forward_pre_hook(lambda m, a, norm=norm: seen.__setitem__(norm, a[0]))
+        a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+        net(a, b)
+        pair = torch.cat([a, b], dim=1)
+        assert torch.allclose(seen[norm], (pair - 0.45) / 0.225 if norm else pair)

@@ -53,7 +53,7 @@ def _groups(names):
 
 def test_coarse_stage_gradients(model):
     trainable = set(apply_trainable(model, 'coarse'))
-    assert _groups(trainable) == {'encoder.clip', 'encoder.align', 'prompt_bank.point_proj'}
+    assert _groups(trainable) == {'encoder.clip', 'encoder.align'}  # official: no learned point projection
     img = torch.rand(2, 3, 64, 96)
     points = torch.stack([torch.full((7,), 48.0), torch.linspace(63, 20, 7)], dim=-1).expand(2, 7, 2)
     feats = model.encoder(img)
@@ -69,17 +69,31 @@ def test_fine_stage_gradients(model):
     last = len(model.encoder.dino.model.blocks) - 1
     assert {n for n in trainable if n.startswith('encoder.dino')} == {
         n for n, _ in model.named_parameters() if n.startswith(f'encoder.dino.model.blocks.{last}.')}
-    assert _groups(trainable) == {'encoder.clip', 'encoder.dino', 'prompt_bank.depth_tokens',
-                                  'decoder.projects', 'decoder.resize_layers', 'decoder.layer_rn',
-                                  'decoder.refinenets', 'decoder.heads', 'pose_net.encoder',
+    assert _groups(trainable) == {'encoder.clip', 'encoder.align', 'encoder.dino', 'prompt_bank.depth_tokens',
+                                  'prompt_bank.text_encoder', 'decoder.projects', 'decoder.resize_layers',
+                                  'decoder.layer_rn', 'decoder.refinenets', 'decoder.heads', 'pose_net.encoder',
                                   'pose_net.decoder'}
+    # official: everything named 'clip' but the text transformer (token / positional embeddings, ln_final and
+    # text_projection train)
+    text = {n.split('.')[2] for n in trainable if n.startswith('prompt_bank.text_encoder.')}
+    assert text == {'token_embedding', 'positional_embedding', 'ln_final', 'text_projection'}
     img = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():  # keep the official ReLU output positive (a dead ReLU passes no gradient at all)
+        model.decoder.heads[0].conv3.bias.fill_(1.0)
     disp = model.decoder(model.prompt_bank(model.encoder(img)), img.shape[-2:])
+    assert (disp[0] > 0).float().mean() > 0.9
     axis_angle, translation = model.pose_net(img, img.flip(-1))
     (sum(d.mean() for d in disp.values()) + axis_angle.sum() + translation.sum()).backward()
     assert _grads(model) == trainable
     frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
-    assert any(n.startswith('encoder.align') for n in frozen) and any('text_encoder' in n for n in frozen)
+    assert any(n.startswith('prompt_bank.text_encoder.transformer.') for n in frozen)
+    assert not any(n.startswith('encoder.align') for n in frozen)
+
+
+def test_fine_frozen_text_option(model):
+    trainable = set(apply_trainable(model, 'fine_frozen_text'))
+    assert not any(n.startswith(('encoder.align', 'prompt_bank.text_encoder')) for n in trainable)
+    assert 'prompt_bank.depth_tokens' in trainable
 
 
 def test_explicit_patterns_and_typos(model):

@@ -29,7 +29,8 @@ class HybridDepthBackbone(BaseModule):
     """CLIP + DINOv2 hybrid encoder as a detection backbone.
 
     Input: (B, 3, H, W) RGB in [0, 1] (use a data preprocessor with ``mean=0, std=255, bgr_to_rgb=True``: the
-    encoder normalises each tower itself). Output: one (B, C, h_i, w_i) map per ``out_indices`` entry, with
+    encoder applies its own ``normalize`` mode; by default none, as the official Stage 2 and the released
+    weights). Output: one (B, C, h_i, w_i) map per ``out_indices`` entry, with
     ``C = feature_info[i]['num_chs']`` and stride ``feature_info[i]['reduction']``: the native grid is 1/14
     (``h = ceil(H / 14)``, covering the bottom/right zero padding); with ``out_strides`` each level is resampled
     (bilinear) to ``ceil(H / s) x ceil(W / s)``.

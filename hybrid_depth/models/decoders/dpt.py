@@ -4,12 +4,18 @@ Reassemble: per level a 1x1 projection to ``out_channels`` ([256, 512, 1024, 102
 4x deconv, a 2x deconv, identity and a stride-2 conv; fusion: 3x3 convs to ``features`` (256) and RefineNet
 blocks (two residual conv units, bilinear upsampling to the next level's size, 1x1 conv).
 
-Differences from the official head (one ReLU output at a fixed 224x672): sigmoid disparity at 4 scales in
-the Monodepth2 convention (scale ``s`` at ``(H // 2**s, W // 2**s)``), each predicted by a DPT output head
-(3x3 conv to features/2, bilinear resize, 3x3 conv to 32, ReLU, 1x1 conv to 1) from fusion path ``s + 1``
-(paths 1..4 sit at 8, 4, 2, 1 times the patch grid); any input size, with fusion sizes read from the inputs.
-The encoder's bottom/right padding to a multiple of ``patch_size`` is cropped away when resizing to the
-output size.
+Output heads (``head``):
+
+- ``'official'`` (default; ``Stage2/networks/dpt.py`` + ``depthclip_decoder.py``): one head on fusion path 1:
+  3x3 conv to features/2, bilinear resize (``align_corners=True``) to 16 x the patch grid, 3x3 conv to 32, ReLU,
+  1x1 conv to 1, ReLU, bilinear resize to the image, ReLU. One disparity at scale 0 (``{0: (B, 1, H, W)}``).
+- ``'sigmoid'`` (ours, an option): sigmoid disparity at ``num_scales`` scales in the Monodepth2 convention (scale
+  ``s`` at ``(H // 2**s, W // 2**s)``) from fusion path ``s + 1`` (paths 1..4 sit at 8, 4, 2, 1 times the grid).
+
+Any input size (the official code hard-codes 224x672), with fusion sizes read from the inputs; the encoder's
+bottom/right padding to a multiple of ``patch_size`` is cropped away when resizing to the output size. Unused
+official parameters (a 5th projection 512 -> 1024 and ``refinenet4.resConfUnit1``) are not built; the checkpoint
+converter drops them by name.
 """
 from __future__ import annotations
 
@@ -54,6 +60,23 @@ class _FeatureFusionBlock(nn.Module):
         return self.out_conv(x)
 
 
+class _OfficialDispHead(nn.Module):
+    """Official DPT output: conv3x3 -> resize to 16 x grid -> conv3x3 -> ReLU -> conv1x1 -> ReLU -> resize -> ReLU."""
+
+    def __init__(self, features: int, head_channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(features, features // 2, 3, padding=1)
+        self.conv2 = nn.Conv2d(features // 2, head_channels, 3, padding=1)
+        self.conv3 = nn.Conv2d(head_channels, 1, 1)
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int], padded_size: tuple[int, int],
+                out_size: tuple[int, int]) -> torch.Tensor:
+        x = F.interpolate(self.conv1(x), size=(16 * grid[0], 16 * grid[1]), mode='bilinear', align_corners=True)
+        x = F.relu(self.conv3(F.relu(self.conv2(x))))
+        x = F.interpolate(x, size=padded_size, mode='bilinear', align_corners=True)
+        return F.relu(x[..., :out_size[0], :out_size[1]])  # drop the encoder's bottom/right padding
+
+
 class _DispHead(nn.Module):
     """DPT output head with a sigmoid: conv3x3 -> resize -> conv3x3 -> ReLU -> conv1x1 -> sigmoid."""
 
@@ -72,25 +95,35 @@ class _DispHead(nn.Module):
 
 @MODELS.register_module()
 class HybridDPTDecoder(nn.Module):
-    """DPT decoder from 4 same-resolution token-grid levels to sigmoid disparity at 4 scales.
+    """DPT decoder from 4 same-resolution token-grid levels to disparity (official ReLU head by default).
 
     Args:
-        in_channels: Channels of each input level (one int for all, or 4 ints); 1024 + 256 for the fine stage.
+        in_channels: Channels of each input level (one int for all, or 4 ints); 256 + 1024 for the fine stage.
         features: Fusion width.
         out_channels: Reassemble widths per level.
         use_bn: BatchNorm in the residual conv units.
         head_channels: Hidden width of the output heads.
-        num_scales: Output scales (1 to 4).
+        head: ``'official'`` (one ReLU disparity at scale 0) or ``'sigmoid'`` (ours: sigmoid at ``num_scales``).
+        num_scales: Output scales (``None``: 1 for ``'official'``, 4 for ``'sigmoid'``; the official head
+            has exactly 1).
         patch_size: Encoder patch size: the input grid covers ``grid * patch_size`` padded pixels.
     """
 
     def __init__(self, in_channels: int | Sequence[int] = 1280, features: int = 256,
                  out_channels: Sequence[int] = (256, 512, 1024, 1024), use_bn: bool = False,
-                 head_channels: int = 32, num_scales: int = 4, patch_size: int = 14) -> None:
+                 head_channels: int = 32, head: str = 'official', num_scales: int | None = None,
+                 patch_size: int = 14) -> None:
         super().__init__()
         in_chs = [in_channels] * 4 if isinstance(in_channels, int) else list(in_channels)
+        if head not in ('official', 'sigmoid'):
+            raise ValueError(f"head must be 'official' or 'sigmoid', got {head!r}")
+        if num_scales is None:
+            num_scales = 1 if head == 'official' else 4
+        if head == 'official' and num_scales != 1:
+            raise ValueError(f'the official head predicts one scale, got num_scales={num_scales}')
         if len(in_chs) != 4 or len(out_channels) != 4 or not 1 <= num_scales <= 4:
             raise ValueError('HybridDPTDecoder expects 4 levels and 1-4 output scales')
+        self.head = head
         self.num_scales = num_scales
         self.patch_size = patch_size
         self.projects = nn.ModuleList([nn.Conv2d(c, o, 1) for c, o in zip(in_chs, out_channels)])
@@ -105,7 +138,8 @@ class HybridDPTDecoder(nn.Module):
         # the deepest block has no skip input, so no first residual unit (the official one is unused)
         self.refinenets = nn.ModuleList([_FeatureFusionBlock(features, use_bn, with_skip=i < 3)
                                          for i in range(4)])
-        self.heads = nn.ModuleList([_DispHead(features, head_channels) for _ in range(num_scales)])
+        head_cls = _OfficialDispHead if head == 'official' else _DispHead
+        self.heads = nn.ModuleList([head_cls(features, head_channels) for _ in range(num_scales)])
 
     def forward(self, features: Sequence[torch.Tensor],
                 image_size: tuple[int, int]) -> dict[int, torch.Tensor]:
@@ -116,7 +150,8 @@ class HybridDPTDecoder(nn.Module):
             image_size: ``(H, W)`` of the unpadded input image.
 
         Returns:
-            ``{s: (B, 1, max(H // 2**s, 1), max(W // 2**s, 1))}`` sigmoid disparity for s < num_scales.
+            ``{s: (B, 1, max(H // 2**s, 1), max(W // 2**s, 1))}`` disparity for s < num_scales (official head:
+            ``{0: (B, 1, H, W)}``, ReLU, >= 0; sigmoid head: in [0, 1]).
         """
         layers = [rs(pj(f)) for f, pj, rs in zip(features, self.projects, self.resize_layers)]
         rn = [conv(x) for conv, x in zip(self.layer_rn, layers)]
@@ -129,6 +164,8 @@ class HybridDPTDecoder(nn.Module):
         height, width = image_size
         grid_h, grid_w = features[0].shape[-2:]
         pad_h, pad_w = grid_h * self.patch_size, grid_w * self.patch_size
+        if self.head == 'official':
+            return {0: self.heads[0](path1, (grid_h, grid_w), (pad_h, pad_w), (height, width))}
         outputs = {}
         for s, head in enumerate(self.heads):
             oh, ow = max(height // 2 ** s, 1), max(width // 2 ** s, 1)

@@ -1,7 +1,8 @@
 """Hybrid depth branch: the LSS depth net initialised from the pretrained Hybrid-depth decoder and depth tokens.
 
 On the 4 hybrid levels (1/14 grid) the branch runs the fine stage of Hybrid-depth: the depth-token logits of
-the ``DepthPromptBank`` are appended to every level and the ``HybridDPTDecoder`` predicts a sigmoid disparity.
+the ``DepthPromptBank`` are added to every level and the ``HybridDPTDecoder`` predicts a disparity (the official
+ReLU head by default; the authors' released Stage-2 weights load through ``tools/convert_official_checkpoint.py``).
 Its (scale-free, self-supervised) depth becomes a prior over the LSS depth bins,
 
     ``logits_k = w * max(-0.5 ((d_k - s * depth) / sigma)^2, -20) + residual_k``,
@@ -117,7 +118,7 @@ class HybridLSSDepthNet(nn.Module):
         Returns:
             (BN, 1, h, w) depth (decoder scale, before ``log_scale``), averaged per cell in disparity.
         """
-        disp = self.decoder(levels, image_size)[0]  # (BN, 1, H, W) sigmoid disparity
+        disp = self.decoder(levels, image_size)[0]  # (BN, 1, H, W) disparity (ReLU or sigmoid head)
         h, w = levels[0].shape[-2:]
         cell_h, cell_w = -(-image_size[0] // h), -(-image_size[1] // w)
         disp = F.pad(disp, (0, w * cell_w - disp.shape[-1], 0, h * cell_h - disp.shape[-2]), mode='replicate')

@@ -5,14 +5,19 @@ image with their own normalisation. Each of the 4 CLIP levels is resized (neares
 and mapped by a 1x1 conv to ``clip_align_channels`` (identity when it already has that width); each level is
 the concatenation ``[DINO block i || aligned CLIP level i]`` (768 + 256 = 1024 channels at 1/14 by default).
 
-Differences from the official code (which hard-codes 224x672 and feeds both towers the same normalised image):
-any H x W (input zero-padded at the bottom/right to a multiple of 14 after normalisation, DINOv2 position
-embeddings interpolated to the grid), and CLIP / ImageNet normalisation for the respective towers.
+Input normalisation (``normalize``): official by default. The official Stage 2 (and so the released weights)
+feeds raw [0, 1] images to both towers (``'none'``, the default); the official Stage 1 feeds both towers the same
+ImageNet-normalised image (``'imagenet'``, set by the coarse configs); ``'per_tower'`` (CLIP statistics for CLIP,
+ImageNet for DINOv2) is our variant, kept as an option. DINOv2 position embeddings are resampled as the official
+DINOv2 hub model does (bicubic with the ``+0.1`` scale-factor offset; see :class:`DinoV2Tower`).
+
+Extension of the official code (which hard-codes 224x672): any H x W (input zero-padded at the bottom/right to a
+multiple of 14 after normalisation); for multiples of 14 the result is the official one.
 
 Speed (``benchmarks/backbone_latency.py``): both towers' inputs are normalised and padded in one pass, the CLIP
 ResNet runs in channels-last memory format, DINOv2 uses fused SDPA attention (all three give the reference's
-values), and both towers run under bf16 autocast where the hardware has native bf16 (outputs in fp32; see
-:mod:`.precision`).
+values), and, with ``autocast='auto'`` (our option; official and default: fp32), both towers run under bf16 autocast
+where the hardware has native bf16 (outputs in fp32; see :mod:`.precision`).
 """
 from __future__ import annotations
 
@@ -30,11 +35,18 @@ from .clip_towers import ClipVisualTower, build_open_clip, pad_to_multiple
 from .dinov2 import DinoV2Tower, build_dinov2
 from .precision import AUTOCAST_MODES, autocast_dtype
 
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TINY_CLIP_CFG', 'TINY_DINO_KWARGS', 'TINY_ENCODER_KWARGS',
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'NORMALIZE_MODES', 'TINY_CLIP_CFG', 'TINY_DINO_KWARGS',
+           'TINY_ENCODER_KWARGS',
            'HybridEncoder',            'hybrid_encoder_rn50_vitb14', 'hybrid_encoder_tiny']
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# input normalisation of the two towers: (CLIP mean, CLIP std, DINOv2 mean, DINOv2 std)
+NORMALIZE_MODES = {
+    'none': ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),  # official Stage 2
+    'imagenet': (IMAGENET_MEAN, IMAGENET_STD, IMAGENET_MEAN, IMAGENET_STD),  # official Stage 1
+    'per_tower': (OPENAI_DATASET_MEAN, OPENAI_DATASET_STD, IMAGENET_MEAN, IMAGENET_STD),  # ours (option)
+}
 
 
 @MODELS.register_module()
@@ -58,9 +70,14 @@ class HybridEncoder(nn.Module):
         cache_dir: Cache directory used to resolve weight tags (default: the libraries' caches).
         norm_eval: Keep the CLIP tower's BatchNorm layers in eval mode (frozen running statistics) while
             training, as mmdet backbones do for small batches.
+        normalize: Input normalisation: ``'none'`` (official Stage 2 and the released weights: raw [0, 1] to
+            both towers), ``'imagenet'`` (official Stage 1: ImageNet statistics for both towers) or
+            ``'per_tower'`` (ours: CLIP statistics for CLIP, ImageNet for DINOv2).
+        dino_pos_embed: DINOv2 position-embedding resampling, ``'official'`` (DINOv2 hub: bicubic with scale
+            factor ``(g + 0.1) / M``) or ``'timm'`` (bicubic to the grid size).
         autocast: ``'auto'``: run both towers and the align convs under bf16 autocast on CUDA devices with
-            bf16 and CPUs with native bf16 (AVX512-BF16 / AMX), fp32 elsewhere; ``'bf16'``: always; ``None``:
-            fp32. Weights and returned maps stay fp32, so training is plain mixed precision.
+            bf16 and CPUs with native bf16 (AVX512-BF16 / AMX), fp32 elsewhere; ``'bf16'``: always; ``None``
+            (official, default): fp32. Weights and returned maps stay fp32, so training is plain mixed precision.
         channels_last: Run the CLIP ResNet tower in channels-last memory format (same values; oneDNN / cuDNN
             convolutions skip their layout reorders). The ``'clip'`` maps are then channels-last.
         fused_attn: Fused SDPA attention in the DINOv2 blocks (see :class:`DinoV2Tower`).
@@ -73,8 +90,9 @@ class HybridEncoder(nn.Module):
                  clip_model_cfg: dict | None = None, clip_vit_indices: Sequence[int] | None = None,
                  dino_model: str = 'vit_base_patch14_dinov2', dino_pretrained: str | None = 'lvd142m',
                  dino_kwargs: dict | None = None, dino_indices: Sequence[int] = (2, 5, 8, 11),
-                 clip_align_channels: int = 256, cache_dir: str | None = None,
-                 norm_eval: bool = False, autocast: str | None = 'auto', channels_last: bool = True,
+                 clip_align_channels: int = 256, cache_dir: str | None = None, normalize: str = 'none',
+                 dino_pos_embed: str = 'official',
+                 norm_eval: bool = False, autocast: str | None = None, channels_last: bool = True,
                  fused_attn: bool = True, fused_preprocess: bool = True) -> None:
         super().__init__()
         self.norm_eval = norm_eval
@@ -83,21 +101,23 @@ class HybridEncoder(nn.Module):
         if autocast not in AUTOCAST_MODES:
             raise ValueError(f'autocast must be one of {AUTOCAST_MODES}, got {autocast!r}')
         self.autocast = autocast
+        if normalize not in NORMALIZE_MODES:
+            raise ValueError(f'normalize must be one of {sorted(NORMALIZE_MODES)}, got {normalize!r}')
+        self.normalize = normalize
         self.fused_preprocess = fused_preprocess
         clip = build_open_clip(clip_model, clip_pretrained, clip_model_cfg, cache_dir)
         self.clip = ClipVisualTower(clip.visual, clip_vit_indices)
         self.clip_memory_format = (torch.channels_last if channels_last and not self.clip.is_vit
                                    else torch.contiguous_format)
         dino = build_dinov2(dino_model, dino_pretrained, dino_kwargs, cache_dir)
-        self.dino = DinoV2Tower(dino, dino_indices, fused_attn=fused_attn)
+        self.dino = DinoV2Tower(dino, dino_indices, fused_attn=fused_attn, pos_embed=dino_pos_embed)
         self.patch_size = self.dino.patch_size
         self.align = nn.ModuleList([
             nn.Identity() if info['num_chs'] == clip_align_channels
             else nn.Conv2d(info['num_chs'], clip_align_channels, kernel_size=1)
             for info in self.clip.feature_info
         ])
-        for name, value in (('clip_mean', OPENAI_DATASET_MEAN), ('clip_std', OPENAI_DATASET_STD),
-                            ('dino_mean', IMAGENET_MEAN), ('dino_std', IMAGENET_STD)):
+        for name, value in zip(('clip_mean', 'clip_std', 'dino_mean', 'dino_std'), NORMALIZE_MODES[normalize]):
             self.register_buffer(name, torch.tensor(value).view(1, 3, 1, 1), persistent=False)
         out_chs = self.dino.feature_info[0]['num_chs'] + clip_align_channels
         self.out_channels = out_chs
@@ -125,8 +145,8 @@ class HybridEncoder(nn.Module):
             img: (B, 3, H, W) RGB in [0, 1].
 
         Returns:
-            CLIP input and DINOv2 input, each (B, 3, 14 h, 14 w) with ``h, w = grid_size(H, W)``; the CLIP
-            input in the CLIP tower's memory format.
+            CLIP input and DINOv2 input (normalised as ``normalize`` says), each (B, 3, 14 h, 14 w) with
+            ``h, w = grid_size(H, W)``; the CLIP input in the CLIP tower's memory format.
         """
         if not self.fused_preprocess or (img.requires_grad and torch.is_grad_enabled()):  # out= has no autograd
             return self.preprocess_reference(img)

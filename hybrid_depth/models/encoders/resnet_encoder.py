@@ -2,7 +2,8 @@
 
 Five feature levels (after the stem ReLU and after each residual stage; strides 2-32, channels
 [64, 64, 128, 256, 512] for ResNet-18). Input RGB in [0, 1] is normalised as Monodepth2,
-``(x - 0.45) / 0.225``. With ``num_input_images = k`` the first conv takes ``3k`` channels; pretrained
+``(x - 0.45) / 0.225`` (``normalize_input=False``: fed raw, as the official Hybrid-depth pose encoder, where
+that line is commented out). With ``num_input_images = k`` the first conv takes ``3k`` channels; pretrained
 3-channel weights are repeated k times and divided by k (timm's ``adapt_input_conv``, as Monodepth2's
 multi-image encoder).
 """
@@ -55,11 +56,13 @@ class Monodepth2ResNetEncoder(nn.Module):
         pretrained: ``'tv_in1k'`` (torchvision ImageNet weights via timm's local cache), a path, or ``None``.
         num_input_images: Images stacked along channels.
         cache_dir: HF hub cache dir used to resolve tags.
+        normalize_input: Apply Monodepth2's ``(x - 0.45) / 0.225``.
     """
 
     def __init__(self, depth: int = 18, pretrained: str | None = 'tv_in1k', num_input_images: int = 1,
-                 cache_dir: str | None = None) -> None:
+                 cache_dir: str | None = None, normalize_input: bool = True) -> None:
         super().__init__()
+        self.normalize_input = normalize_input
         self.model = build_timm_resnet(depth, pretrained, in_chans=3 * num_input_images, cache_dir=cache_dir)
         self.num_input_images = num_input_images
         self.feature_info = [{'num_chs': i['num_chs'], 'reduction': i['reduction'],
@@ -75,4 +78,4 @@ class Monodepth2ResNetEncoder(nn.Module):
         Returns:
             5 maps (B, num_ch_enc[i], ~H / 2**(i+1), ~W / 2**(i+1)).
         """
-        return self.model((img - 0.45) / 0.225)
+        return self.model((img - 0.45) / 0.225 if self.normalize_input else img)

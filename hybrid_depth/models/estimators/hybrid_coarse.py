@@ -1,10 +1,12 @@
 """Hybrid-depth coarse stage (Zhang et al., ICCV 2025): language-guided depth ordering of image points.
 
 Ordered point groups (near to far; TuSimple lanes or flat-ground points) are sampled from the 4 fused encoder
-levels (nearest cell), projected to the CLIP text space by the prompt bank's learned linear layer, and scored
-against the 7 depth words (``100 x cos``). Losses (weights 1 and 1): the margin ranking loss (on prompt j the
-point of rank j beats every nearer point) and the rank-distance-weighted repulsion of the projected features.
-Trainable by default (``trainable='coarse'``): CLIP image tower, align convs, point projection.
+levels (nearest cell), reduced to the CLIP text width (official: every 4th channel, no parameters; option: the
+prompt bank's learned linear layer), and scored against the 7 depth words (``100 x f_hat @ T`` with the official
+matrix-normalised text). Losses (weights 1 and 1): the margin ranking loss (on prompt j the point of rank j beats
+every nearer point; summed over pairs and lanes, divided by the images) and the rank-distance-weighted repulsion
+of the reduced features (per lane ``/ 49``, mean over lanes). Trainable by default (``trainable='coarse'``):
+CLIP image tower and align convs (and the point projection when it exists).
 """
 from __future__ import annotations
 
@@ -99,7 +101,7 @@ class HybridCoarseDepthEstimator(BaseModel):
         if p != k:
             raise ValueError(f'{p} points per group but {k} depth words: the rank loss pairs point j with word j')
         valid = inputs['points_valid'].reshape(b * g, p)
-        return {'loss_rank': self.rank_loss(logits.reshape(b * g, p, k), valid),
+        return {'loss_rank': self.rank_loss(logits.reshape(b * g, p, k), valid, num_images=b),
                 'loss_repulsion': self.repulsion_loss(projected.reshape(b * g, p, -1), valid)}
 
     def predict(self, inputs: dict[str, torch.Tensor], data_samples: list | None = None) -> list[dict]:

@@ -2,9 +2,11 @@
 trained by Monodepth2-style self-supervision.
 
 The encoder starts from the coarse stage (``load_from`` a coarse checkpoint: mmengine loads it with
-``strict=False``, so the coarse point projection is ignored and the depth tokens, decoder and PoseNet start
-fresh). Trainable by default (``trainable='fine'``): CLIP image tower, last DINOv2 block, depth tokens, pixel
-projection, decoder, PoseNet; frozen: CLIP text tower, align convs, other DINOv2 blocks.
+``strict=False``, so the depth tokens, decoder and PoseNet start fresh; the authors' ``stage1.ckpt`` converts with
+``tools/convert_official_checkpoint.py``). Trainable by default (``trainable='fine'``, the official
+``Stage2/trainer.py`` set): CLIP image tower, align convs, the text tower's embeddings / ``ln_final`` /
+``text_projection``, last DINOv2 block, depth tokens, decoder, PoseNet; frozen: CLIP text transformer, other
+DINOv2 blocks. The loss is taken at the decoder's scales: the official head gives scale 0 only.
 """
 from __future__ import annotations
 
@@ -46,5 +48,6 @@ class HybridFineDepthEstimator(SelfSupervisedDepthEstimator):
         self._apply_trainable()
 
     def predict_disparity(self, img: torch.Tensor) -> dict[int, torch.Tensor]:
-        """Args: img (B, 3, H, W) RGB in [0, 1]. Returns ``{s: (B, 1, H // 2**s, W // 2**s)}`` sigmoid disparity."""
+        """Args: img (B, 3, H, W) RGB in [0, 1]. Returns ``{0: (B, 1, H, W)}`` ReLU disparity (official head) or
+        ``{s: (B, 1, H // 2**s, W // 2**s)}`` sigmoid disparity (option ``decoder.head='sigmoid'``)."""
         return self.decoder(self.prompt_bank(self.encoder(img)), img.shape[-2:])

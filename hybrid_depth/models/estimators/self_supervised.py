@@ -1,12 +1,13 @@
 """Monodepth2-style self-supervised monocular depth training (Godard et al., ICCV 2019), shared by the fine stage
 of Hybrid-depth and the Monodepth2 baseline.
 
-Per batch: disparity of the target frame at 4 scales; PoseNet on each temporally ordered pair (``[I_-1, I_0]``
+Per batch: disparity of the target frame at the decoder's scales (Monodepth2: 4; Hybrid-depth's official head:
+scale 0 only, ``scales=[0]``); PoseNet on each temporally ordered pair (``[I_-1, I_0]``
 inverted, ``[I_0, I_+1]``) gives ``T_src_tgt``; every scale's disparity is upsampled to the input resolution,
 turned into depth (``disp_to_depth``, [0.1, 100] m) and used to warp each source frame into the target view.
 Loss per scale: per-pixel minimum reprojection (0.85 SSIM + 0.15 L1) with auto-masking against the unwarped
 sources, plus edge-aware smoothness of the mean-normalised disparity against the target image at that
-scale, weighted ``1e-3 / 2**s``; both averaged over the scales (Monodepth2's defaults).
+scale, weighted ``1e-3 / 2**s``; both averaged over the predicted scales (Monodepth2's defaults).
 """
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Pure image-text alignment functions: point feature sampling and pixel-text logits."""
+"""Pure image-text alignment functions: point feature sampling, channel reduction and image-text logits.
+
+Official Hybrid-depth conventions (``modules/DepthCLIP_dino.py``, ``Stage2/networks/depthclip_decoder.py``):
+features are reduced to the text width without parameters (``F.interpolate`` over channels, nearest: for
+4096 -> 1024 every 4th channel), the text matrix has L2-normalised rows and is then divided by its whole-matrix
+(Frobenius) norm (``text_norm='matrix'``, an effective logit scale of ``100 / sqrt(N)``), and logits are
+``100 * f_hat @ T``.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -6,7 +13,43 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ['pixel_text_logits', 'point_text_logits', 'sample_point_features']
+__all__ = ['TEXT_NORMS', 'interpolate_channels', 'normalize_text', 'pixel_text_logits', 'point_text_logits',
+           'sample_point_features']
+
+TEXT_NORMS = ('matrix', 'rows')
+
+
+def interpolate_channels(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Parameter-free channel reduction of the official code: nearest ``F.interpolate`` over the last dim.
+
+    Args:
+        x: (..., C) features.
+        size: Output channels D (channel ``k`` of the output is input channel ``floor(k * C / D)``).
+
+    Returns:
+        (..., D) features (``x`` itself when ``C == D``).
+    """
+    if x.shape[-1] == size:
+        return x
+    lead = x.shape[:-1]
+    return F.interpolate(x.reshape(1, -1, x.shape[-1]), size=size, mode='nearest').reshape(*lead, size)
+
+
+def normalize_text(text_embeds: torch.Tensor, mode: str = 'matrix') -> torch.Tensor:
+    """Normalise prompt embeddings.
+
+    Args:
+        text_embeds: (K, D) prompt embeddings.
+        mode: ``'matrix'`` (official: rows L2-normalised, then the matrix divided by its Frobenius norm, i.e.
+            by ``sqrt(K)``) or ``'rows'`` (rows L2-normalised only; ours, an option).
+
+    Returns:
+        (K, D) normalised embeddings.
+    """
+    if mode not in TEXT_NORMS:
+        raise ValueError(f'text_norm must be one of {TEXT_NORMS}, got {mode!r}')
+    t = text_embeds / text_embeds.norm(dim=-1, keepdim=True)
+    return t / t.norm() if mode == 'matrix' else t
 
 
 def sample_point_features(features: Sequence[torch.Tensor], points: torch.Tensor, stride: int = 14,
@@ -37,33 +80,41 @@ def sample_point_features(features: Sequence[torch.Tensor], points: torch.Tensor
     return torch.cat(out, dim=-1)
 
 
-def point_text_logits(point_features: torch.Tensor, text_embeds: torch.Tensor,
-                      scale: float = 100.0) -> torch.Tensor:
-    """``logits[b, p, k] = scale * <f_bp / |f_bp|, t_k / |t_k|>``.
+def point_text_logits(point_features: torch.Tensor, text_embeds: torch.Tensor, scale: float = 100.0,
+                      text_norm: str = 'rows') -> torch.Tensor:
+    """``logits[b, p, k] = scale * <f_bp / (|f_bp| + 1e-6), T_k>`` with ``T = normalize_text(text, text_norm)``.
 
     Args:
-        point_features: (B, P, D) projected point features.
+        point_features: (B, P, D) point features (already reduced to the text width D).
         text_embeds: (K, D) prompt embeddings.
         scale: Logit scale (100).
+        text_norm: ``'rows'`` (cosine) or ``'matrix'`` (official; see :func:`normalize_text`).
 
     Returns:
         (B, P, K) logits.
     """
-    return scale * F.normalize(point_features, dim=-1) @ F.normalize(text_embeds, dim=-1).T
+    f = point_features / (point_features.norm(dim=-1, keepdim=True) + 1e-6)  # the official epsilon
+    return scale * f @ normalize_text(text_embeds, text_norm).T
 
 
-def pixel_text_logits(features: torch.Tensor, text_embeds: torch.Tensor,
-                      scale: float = 100.0) -> torch.Tensor:
-    """Per-pixel language alignment: ``logits[b, k, y, x] = scale * <f_b(y, x) / |f_b(y, x)|, t_k / |t_k|>``.
+def pixel_text_logits(features: torch.Tensor, text_embeds: torch.Tensor, scale: float = 100.0,
+                      text_norm: str = 'rows') -> torch.Tensor:
+    """Per-pixel language alignment: ``logits[b, k, y, x] = scale * <f_b(y, x) / |f_b(y, x)|, T_k>``.
+
+    As the official decoder, each pixel feature is L2-normalised first and then reduced to the text width D
+    with :func:`interpolate_channels` (identity when ``C == D``, as for the paper's 1024-ch features and CLIP RN50).
 
     Args:
-        features: (B, D, h, w) feature map (channels = text embedding dim).
+        features: (B, C, h, w) feature map.
         text_embeds: (K, D) prompt embeddings.
         scale: Logit scale (100).
+        text_norm: ``'rows'`` (cosine) or ``'matrix'`` (official; see :func:`normalize_text`).
 
     Returns:
         (B, K, h, w) logits.
     """
-    f = F.normalize(features, dim=1)
-    t = F.normalize(text_embeds, dim=-1)
-    return scale * torch.einsum('bdhw,kd->bkhw', f, t)
+    b, c, h, w = features.shape
+    f = features.flatten(2).transpose(1, 2)  # (B, hw, C)
+    f = interpolate_channels(f / f.norm(dim=-1, keepdim=True), text_embeds.shape[-1])  # (B, hw, D)
+    logits = scale * f @ normalize_text(text_embeds, text_norm).T  # (B, hw, K)
+    return logits.transpose(1, 2).reshape(b, -1, h, w)

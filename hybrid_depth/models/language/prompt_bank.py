@@ -4,6 +4,13 @@ Both use the template ``"This patch appears to be {}"`` encoded by a CLIP text t
 by default). A learnable depth token is one vector of the text transformer's width put in place of the word,
 i.e. the prompt is ``[SOT] this patch appears to be <token_k> [EOT]`` (as the official ``<|depth_k|>``
 tokens). Sequences are cut right after ``[EOT]``: with CLIP's causal mask this equals the 77-token result.
+
+Official by default (``modules/DepthCLIP_dino.py``, ``Stage2/networks/dino_clip_encoder.py`` and
+``depthclip_decoder.py``): features reach the text width without parameters (``channel_reduction='interpolate'``:
+every 4th channel of the 4 x 1024 point features; identity for 1024-ch pixels), the text matrix is
+row-normalised and divided by its norm (``text_norm='matrix'``), and the fine stage puts the logits first
+(``logits_first=True``: ``[logits || features]``). Our variants are options: a learned projection
+(``channel_reduction='linear'``), cosine logits (``text_norm='rows'``), ``logits_first=False``.
 """
 from __future__ import annotations
 
@@ -15,9 +22,11 @@ from mmdet3d.registry import MODELS
 from torch import nn
 
 from ..encoders.clip_towers import ClipTextEncoder, build_open_clip
-from .alignment import pixel_text_logits, point_text_logits
+from .alignment import TEXT_NORMS, interpolate_channels, pixel_text_logits, point_text_logits
 
-__all__ = ['DEPTH_PROMPT_TEMPLATE', 'DEPTH_WORDS', 'DepthPromptBank']
+__all__ = ['CHANNEL_REDUCTIONS', 'DEPTH_PROMPT_TEMPLATE', 'DEPTH_WORDS', 'DepthPromptBank']
+
+CHANNEL_REDUCTIONS = ('interpolate', 'linear')
 
 DEPTH_PROMPT_TEMPLATE = 'This patch appears to be {}'
 DEPTH_WORDS = ('very close', 'close', 'slightly close', 'neither close nor distant', 'slightly distant',
@@ -33,10 +42,10 @@ def _trim(token_ids: torch.Tensor) -> torch.Tensor:
 class DepthPromptBank(nn.Module):
     """Depth-word and depth-token prompts plus the image-text heads of both stages.
 
-    Coarse stage: :meth:`point_logits` projects the concatenated 4-level point features with a learned
-    linear layer (the official code subsamples channels 4096 -> 1024 instead) and scores them against the
-    7 depth words. Fine stage: :meth:`forward` appends to each feature level the pixel-text logits against the
-    N depth tokens (``C + N`` channels).
+    Coarse stage: :meth:`point_logits` reduces the concatenated 4-level point features to the text width
+    (official: every 4th channel; option: a learned linear layer ``point_proj``) and scores them against the
+    7 depth words. Fine stage: :meth:`forward` adds to each feature level the pixel-text logits against the
+    N depth tokens (``N + C`` channels, logits first as the official decoder).
 
     Args:
         clip_model: open_clip architecture whose text tower is used.
@@ -48,16 +57,30 @@ class DepthPromptBank(nn.Module):
         num_depth_tokens: Learnable depth tokens N (0 disables the fine-stage head).
         feature_channels: Channels C of each encoder level.
         num_levels: Encoder levels concatenated for point features.
-        logit_scale: Scale of the cosine logits (100).
-        train_text_encoder: Leave the CLIP text tower trainable (frozen in the paper).
+        logit_scale: Logit scale (100, as the official code; see ``text_norm`` for the effective scale).
+        train_text_encoder: Leave the CLIP text tower trainable (the estimators' trainable sets decide).
+        channel_reduction: ``'interpolate'`` (official, parameter-free) or ``'linear'`` (ours: learned
+            ``point_proj`` (Linear) for the coarse stage and ``pixel_proj`` (1x1 conv) for the fine stage).
+        text_norm: ``'matrix'`` (official: rows normalised, then the matrix divided by its norm, an effective
+            scale of ``100 / sqrt(N)``: 37.8 for 7 words, 6.25 for 256 tokens) or ``'rows'`` (ours: cosine x 100).
+        logits_first: Fine-stage level layout ``[logits || features]`` (official) or ``[features || logits]``.
     """
 
     def __init__(self, clip_model: str = 'RN50', clip_pretrained: str | None = 'openai',
                  clip_model_cfg: dict | None = None, cache_dir: str | None = None,
                  template: str = DEPTH_PROMPT_TEMPLATE, depth_words: Sequence[str] = DEPTH_WORDS,
                  num_depth_tokens: int = 256, feature_channels: int = 1024, num_levels: int = 4,
-                 logit_scale: float = 100.0, train_text_encoder: bool = False) -> None:
+                 logit_scale: float = 100.0, train_text_encoder: bool = False,
+                 channel_reduction: str = 'interpolate', text_norm: str = 'matrix',
+                 logits_first: bool = True) -> None:
         super().__init__()
+        if channel_reduction not in CHANNEL_REDUCTIONS:
+            raise ValueError(f'channel_reduction must be one of {CHANNEL_REDUCTIONS}, got {channel_reduction!r}')
+        if text_norm not in TEXT_NORMS:
+            raise ValueError(f'text_norm must be one of {TEXT_NORMS}, got {text_norm!r}')
+        self.channel_reduction = channel_reduction
+        self.text_norm = text_norm
+        self.logits_first = logits_first
         clip = build_open_clip(clip_model, clip_pretrained, clip_model_cfg, cache_dir)
         self.text_encoder = ClipTextEncoder(clip)
         self.text_encoder.requires_grad_(train_text_encoder)
@@ -70,7 +93,8 @@ class DepthPromptBank(nn.Module):
         ctx = self.text_encoder.context_length
         words = open_clip.tokenize([template.format(w) for w in depth_words], context_length=ctx)
         self.register_buffer('word_token_ids', _trim(words), persistent=False)
-        self.point_proj = nn.Linear(num_levels * feature_channels, embed_dim)
+        learned = channel_reduction == 'linear'
+        self.point_proj = nn.Linear(num_levels * feature_channels, embed_dim) if learned else None
         if num_depth_tokens > 0:
             # [SOT] this patch appears to be [EOT]
             stem = open_clip.tokenize([template.format('').rstrip()], context_length=ctx)[0]
@@ -79,8 +103,8 @@ class DepthPromptBank(nn.Module):
             self.register_buffer('token_prompt_ids', ids[None].repeat(num_depth_tokens, 1), persistent=False)
             self.token_position = eot
             self.depth_tokens = nn.Parameter(torch.randn(num_depth_tokens, self.text_encoder.width) * 0.02)
-            self.pixel_proj = (nn.Identity() if feature_channels == embed_dim
-                               else nn.Conv2d(feature_channels, embed_dim, kernel_size=1))
+            self.pixel_proj = (nn.Conv2d(feature_channels, embed_dim, kernel_size=1)
+                               if learned and feature_channels != embed_dim else nn.Identity())
             self.out_channels = feature_channels + num_depth_tokens
         else:
             self.depth_tokens = None
@@ -116,11 +140,15 @@ class DepthPromptBank(nn.Module):
             point_features: (B, P, num_levels * C) from ``sample_point_features``.
 
         Returns:
-            ``(logits, projected)``: (B, P, num_depth_words) logits ``scale * cos`` and the (B, P, embed_dim)
-            projected point features (input of the repulsion loss).
+            ``(logits, projected)``: (B, P, num_depth_words) logits and the (B, P, embed_dim) reduced point
+            features (input of the repulsion loss).
         """
-        projected = self.point_proj(point_features)
-        return point_text_logits(projected, self.encode_depth_words(), self.logit_scale), projected
+        if self.point_proj is not None:
+            projected = self.point_proj(point_features)
+        else:
+            projected = interpolate_channels(point_features, self.embed_dim)
+        logits = point_text_logits(projected, self.encode_depth_words(), self.logit_scale, self.text_norm)
+        return logits, projected
 
     def forward(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Fine stage: append depth-token logits to every level.
@@ -129,8 +157,11 @@ class DepthPromptBank(nn.Module):
             features: Levels (B, C, h_l, w_l).
 
         Returns:
-            Levels (B, C + N, h_l, w_l): ``[features || scale * cos(feature, token prompt)]``.
+            Levels (B, N + C, h_l, w_l): ``[logits || features]`` (``logits_first``) or ``[features || logits]``.
         """
         text = self.encode_depth_tokens()
-        return [torch.cat([f, pixel_text_logits(self.pixel_proj(f), text, self.logit_scale)], dim=1)
-                for f in features]
+        out = []
+        for f in features:
+            logits = pixel_text_logits(self.pixel_proj(f), text, self.logit_scale, self.text_norm)
+            out.append(torch.cat([logits, f] if self.logits_first else [f, logits], dim=1))
+        return out

@@ -53,14 +53,18 @@ class HybridPoseNet(nn.Module):
         depth: ResNet depth of the pose encoder (18).
         pretrained: Encoder weights: ``'tv_in1k'`` from timm's local cache, a path, or ``None``; the first
             conv takes 6 channels (pretrained weights repeated and halved).
-        num_frames: Transforms predicted per pair.
+        num_frames: Transforms predicted per pair (2 as Monodepth2's and Hybrid-depth's ``PoseDecoder``
+            ``num_frames_to_predict_for=2``; the first is used).
         cache_dir: HF hub cache dir used to resolve tags.
+        normalize_input: Monodepth2's ``(x - 0.45) / 0.225`` on the pair (official Monodepth2); ``False``
+            (default): raw [0, 1] as the official Hybrid-depth Stage 2.
     """
 
-    def __init__(self, depth: int = 18, pretrained: str | None = 'tv_in1k', num_frames: int = 1,
-                 cache_dir: str | None = None) -> None:
+    def __init__(self, depth: int = 18, pretrained: str | None = 'tv_in1k', num_frames: int = 2,
+                 cache_dir: str | None = None, normalize_input: bool = False) -> None:
         super().__init__()
-        self.encoder = Monodepth2ResNetEncoder(depth, pretrained, num_input_images=2, cache_dir=cache_dir)
+        self.encoder = Monodepth2ResNetEncoder(depth, pretrained, num_input_images=2, cache_dir=cache_dir,
+                                               normalize_input=normalize_input)
         self.decoder = PoseDecoder(self.encoder.num_ch_enc[-1], num_frames)
 
     def forward(self, img_a: torch.Tensor, img_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

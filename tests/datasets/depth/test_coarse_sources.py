@@ -19,9 +19,31 @@ def test_lane_points_run_near_to_far() -> None:
     xs = [-2, 50, 52, 54, 56, 58, 60, 62, 64]
     pts = lane_points_near_to_far(xs, h_samples, num_points=7)
     assert pts[0].tolist() == [64, 180]  # lowest labelled point = nearest first
-    assert pts[-1].tolist() == [50, 110]  # highest labelled point = farthest last
+    # official spacing: index j * ((n - 1) // 6) of the n = 8 labelled points -> the 7 nearest
+    assert pts[-1].tolist() == [52, 120]
     assert np.all(np.diff(pts[:, 1]) < 0)
+    spread = lane_points_near_to_far(xs, h_samples, num_points=7, spacing='linspace')
+    assert spread[-1].tolist() == [50, 110]  # option: the highest labelled point = farthest last
     assert lane_points_near_to_far(xs[:6] + [-2] * 3, h_samples, num_points=7) is None
+    long = lane_points_near_to_far(list(range(20)), list(range(0, 200, 10)), num_points=7)
+    assert long[:, 1].tolist() == [190 - 10 * 3 * j for j in range(7)]  # (20 - 1) // 6 = 3
+    with pytest.raises(ValueError, match='spacing'):
+        lane_points_near_to_far(xs, h_samples, spacing='even')
+
+
+def test_resize_keeps_aspect_ratio_short_side_and_divisor() -> None:
+    """Official coarse input: short side 224, long side the nearest multiple of 14 (1280x720 -> 392x224)."""
+    from hybrid_depth.datasets.depth_transforms import ResizeDepthFrames
+    t = ResizeDepthFrames(short_side=224, size_divisor=14)
+    assert t.output_size(720, 1280) == (224, 392) and t.output_size(1280, 720) == (392, 224)
+    img = np.zeros((720, 1280, 3), np.uint8)
+    out = t.transform({'img_shape': (720, 1280), 'frames': {0: img}, 'points': np.array([[[639.5, 359.5]]])})
+    assert out['frames'][0].shape == (224, 392, 3) and out['img_shape'] == (224, 392)
+    assert out['points'][0, 0].tolist() == pytest.approx([195.5, 111.5])  # the image centre stays the centre
+    with pytest.raises(ValueError, match='either height and width, or short_side'):
+        ResizeDepthFrames(height=10, width=10, short_side=224)
+    with pytest.raises(ValueError, match='multiple'):
+        ResizeDepthFrames(short_side=225, size_divisor=14)
 
 
 def test_tusimple_dataset_groups_match_labels(synthetic_world) -> None:

@@ -78,7 +78,10 @@ def test_fine_stage_trainable_set() -> None:
     assert any(n.startswith('encoder.clip.') for n in names)
     assert any(n.startswith('encoder.dino.model.blocks.3.') for n in names)  # last block of the tiny ViT
     assert not any(n.startswith('encoder.dino.model.blocks.0.') for n in names)
-    assert not any(n.startswith('encoder.align.') or n.startswith('prompt_bank.text_encoder.') for n in names)
+    # official Stage-2 set: the align convs and the text side train, except the text transformer
+    assert any(n.startswith('encoder.align.') for n in names)
+    assert 'prompt_bank.text_encoder.positional_embedding' in names
+    assert not any(n.startswith('prompt_bank.text_encoder.transformer.') for n in names)
     assert 'prompt_bank.depth_tokens' in names
     assert any(n.startswith('pose_net.') for n in names) and any(n.startswith('decoder.') for n in names)
 
@@ -136,7 +139,8 @@ def test_coarse_model_losses_and_ranks() -> None:
     losses = model(inputs, mode='loss')
     assert set(losses) == {'loss_rank', 'loss_repulsion'} and all(torch.isfinite(v) for v in losses.values())
     (losses['loss_rank'] + losses['loss_repulsion']).backward()
-    assert model.prompt_bank.point_proj.weight.grad is not None
+    assert model.prompt_bank.point_proj is None  # official: parameter-free reduction
+    assert next(model.encoder.align[1].parameters()).grad is not None
     out = model.predict(inputs)
     assert out[0]['point_rank'].shape == (3, 7) and out[1]['points_valid'][2].sum() == 0
     assert float(out[0]['point_rank'].min()) >= 0 and float(out[0]['point_rank'].max()) <= 6
@@ -168,7 +172,7 @@ def test_coarse_model_learns_to_order_points() -> None:
     accuracy_before = accuracy()
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    for _ in range(40):
+    for _ in range(80):  # the official parameter-free reduction (no projection to fit) needs more steps than 40
         losses = model(inputs, mode='loss')
         opt.zero_grad()
         (losses['loss_rank'] + losses['loss_repulsion']).backward()

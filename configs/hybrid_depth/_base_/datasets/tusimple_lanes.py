@@ -1,18 +1,18 @@
-# TuSimple lanes as near-to-far ordered point groups (7 points per lane) for the coarse stage.
+# TuSimple lanes as near-to-far ordered point groups (7 points per lane at index j * ((n - 1) // 6)) for the
+# coarse stage. Official input: aspect ratio kept, short side 224, long side a multiple of 14 (1280x720 ->
+# 392x224), colour jitter on every sample, no flip.
 data_root = 'data/tusimple/'
-img_height = 224
-img_width = 672
+short_side = 224
 
 train_pipeline = [
     dict(type='LoadDepthFrames'),
-    dict(type='ResizeDepthFrames', height=img_height, width=img_width),
-    dict(type='RandomFlipDepthFrames', prob=0.5),
-    dict(type='ColorJitterDepthFrames', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1, prob=0.5),
+    dict(type='ResizeDepthFrames', short_side=short_side, size_divisor=14),
+    dict(type='ColorJitterDepthFrames', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1, prob=1.0),
     dict(type='PackDepthInputs', frame_ids=[0], max_groups=6),
 ]
 test_pipeline = [
     dict(type='LoadDepthFrames'),
-    dict(type='ResizeDepthFrames', height=img_height, width=img_width),
+    dict(type='ResizeDepthFrames', short_side=short_side, size_divisor=14),
     dict(type='PackDepthInputs', frame_ids=[0], max_groups=6),
 ]
 train_dataloader = dict(
@@ -22,7 +22,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='TuSimpleLaneOrderDataset', data_root=data_root,
                  label_files=['label_data_0313.json', 'label_data_0531.json', 'label_data_0601.json'],
-                 num_points=7, pipeline=train_pipeline))
+                 num_points=7, spacing='official', pipeline=train_pipeline))
 # TuSimple's test_label.json has the same format
 val_dataloader = dict(
     batch_size=6,
@@ -30,7 +30,8 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='TuSimpleLaneOrderDataset', data_root=data_root, label_files=['test_label.json'],
-                 num_points=7, test_mode=True, pipeline=test_pipeline))
+                 num_points=7, spacing='official', test_mode=True,
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='DepthOrderingMetric')
 test_evaluator = val_evaluator

@@ -1,0 +1,218 @@
+#!/usr/bin/env python
+"""Record the official Hybrid-depth Stage-2 forward on CPU as a small test fixture (no official weights needed).
+
+Given a local checkout of github.com/Zhangwenyao1/Hybrid-depth, this builds the official Stage-2 modules exactly as
+``Stage2/trainer.py`` does for the released checkpoint (``depthdinoclipencoder`` with CLIP RN50 + DINOv2
+ViT-B/14, ``--use_depth_text_align --cat_depth_text_logic --n_depth_text_tokens 256``, ``depthclipdecoder`` with
+the DPT head, the "separate ResNet-18" pose encoder and ``PoseDecoder``), at their real sizes. No network access:
+the official loaders are replaced in this script only (``clip.load`` builds the RN50 architecture from its
+hyper-parameters, the DINOv2 ``.pth`` it reads is a temporary file, ``.cuda()`` is a no-op); the official
+``forward`` code runs unchanged.
+
+The weights are :func:`hybrid_depth.models.official_checkpoint.synthetic_official_state_dict` of the modules' own
+key/shape manifest (seeded, loaded with ``strict=True``), so a test can rebuild them without the official code.
+Written (atomically, into ``--out``): ``manifest.json`` (every official key with its shape and dtype, per file)
+and ``forward.npz``: ``scene`` (uint8; frames 0, -1, +1 are crops shifted by 0, -4, +4 px, see
+:func:`frames_from_scene`), the official fp32 disparity at every 2nd row and column (``disp_sub``) with its
+full-size mean / sd / min / max / fraction > 0 (``disp_stats``), the fused encoder levels and the text matrix
+subsampled (``fused_sub``, ``text_sub``), the pose outputs of both pairs, and the seed.
+
+Example:
+    python tools/record_official_forward.py --official-root /tmp/official_hd --out tests/fixtures/official_hybrid_depth
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.machinery
+import json
+import os
+import os.path as osp
+import shutil
+import sys
+import tempfile
+import types
+
+import numpy as np
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _load_conversion_module():
+    """``hybrid_depth/models/official_checkpoint.py`` by path: it needs only torch, so this script runs in the
+    official code's environment without this project's OpenMMLab stack."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'official_checkpoint', osp.join(ROOT, 'hybrid_depth', 'models', 'official_checkpoint.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+synthetic_official_state_dict = _load_conversion_module().synthetic_official_state_dict
+
+HEIGHT, WIDTH = 224, 672  # hard-coded in the official depthclipdecoder.forward
+N_TOKENS = 256
+
+
+SHIFT = 4  # pixels between consecutive frames
+
+
+def fixture_scene(seed: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
+    """A smooth seeded RGB scene (H, W + 2 * SHIFT, 3) uint8 (a coarse random pattern upsampled)."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, 8, 24, generator=g)
+    base = torch.nn.functional.interpolate(coarse, size=(height, width + 2 * SHIFT), mode='bicubic',
+                                           align_corners=False)
+    return (base[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def frames_from_scene(scene: np.ndarray, width: int = WIDTH) -> torch.Tensor:
+    """Frames 0, -1, +1 (3, 3, H, W) in [0, 1]: crops of the scene shifted by 0, -SHIFT, +SHIFT pixels."""
+    crops = [scene[:, SHIFT + s:SHIFT + s + width] for s in (0, -SHIFT, SHIFT)]
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def _stub_missing(names: list[str]) -> None:
+    """Empty stand-ins for imports the official files make but the recorded forward never uses."""
+    for name in names:
+        try:
+            __import__(name)
+        except Exception:
+            mod = types.ModuleType(name)
+            mod.__spec__ = importlib.machinery.ModuleSpec(name, None)
+            mod.__getattr__ = _stub_attr
+            sys.modules[name] = mod
+
+
+def _stub_attr(attr: str):
+    if attr.startswith('__'):
+        raise AttributeError(attr)
+    return type(attr, (), {})  # any class-like attribute
+
+
+def build_official(root: str, seed: int):
+    """The official Stage-2 modules (random init) with the loaders patched; returns (modules dict, args)."""
+    stage2 = osp.join(root, 'Stage2')
+    sys.path.insert(0, stage2)
+    _stub_missing(['pytorch_lightning', 'omegaconf', 'huggingface_hub', 'wandb'])
+    try:
+        import pkg_resources  # noqa: F401
+    except Exception:
+        import packaging.version
+        sys.modules['pkg_resources'] = types.SimpleNamespace(packaging=packaging)
+    torch.Tensor.cuda = lambda self, *a, **k: self  # CPU only: the official text path calls .cuda()
+    from CLIP import clip  # noqa: E402  (Stage2/CLIP)
+    from CLIP.clip.model import CLIP
+
+    def load_rn50(name, device='cpu', jit=False, download_root=None, **kwargs):
+        assert name == 'RN50', name
+        model = CLIP(embed_dim=1024, image_resolution=224, vision_layers=(3, 4, 6, 3), vision_width=64,
+                     vision_patch_size=None, context_length=77, vocab_size=49408, transformer_width=512,
+                     transformer_heads=8, transformer_layers=12)
+        return model.float().eval(), None
+
+    clip.load = load_rn50
+    # DINOv2: torch.hub.load(<root>/dinov2, source='local', pretrained=False), then a state dict from this file
+    hub_dino = torch.hub.load(osp.join(root, 'dinov2'), 'dinov2_vitb14', source='local', pretrained=False)
+    tmp = tempfile.NamedTemporaryFile(suffix='.pth', delete=False)
+    torch.save(hub_dino.state_dict(), tmp.name)
+    os.environ['DINOV2_PRETRAIN_PATH'] = tmp.name
+    import importlib.util
+
+    def load_file(name, rel):
+        spec = importlib.util.spec_from_file_location(name, osp.join(stage2, rel))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+        return mod
+
+    pkg = types.ModuleType('networks')  # load the four files without networks/__init__ (it imports 10 others)
+    pkg.__path__ = [osp.join(stage2, 'networks')]
+    sys.modules['networks'] = pkg
+    load_file('networks.blocks', 'networks/blocks.py')
+    load_file('networks.dpt', 'networks/dpt.py')
+    enc_mod = load_file('networks.dino_clip_encoder', 'networks/dino_clip_encoder.py')
+    dec_mod = load_file('networks.depthclip_decoder', 'networks/depthclip_decoder.py')
+    res_mod = load_file('networks.resnet_encoder', 'networks/resnet_encoder.py')
+    pose_mod = load_file('networks.pose_decoder', 'networks/pose_decoder.py')
+    args = types.SimpleNamespace(use_resnet50_instead_clip=False, dino_clip_align_method='interp_conv1x1',
+                                 only_dino=False, only_clip=False, use_depth_text_align=True,
+                                 n_depth_text_tokens=N_TOKENS, use_depth_text_embedding_preinit=False,
+                                 cat_depth_text_logic=True)
+    torch.manual_seed(seed)
+    encoder = enc_mod.depthdinoclipencoder(args)
+    os.remove(tmp.name)
+    depth = dec_mod.depthclipdecoder(args, in_channels=1024 + N_TOKENS, out_channels=[256, 512, 1024, 1024],
+                                     n_depth_tokens=N_TOKENS)
+    pose_encoder = res_mod.ResnetEncoder(18, False, num_input_images=2)
+    pose = pose_mod.PoseDecoder(pose_encoder.num_ch_enc, num_input_features=1, num_frames_to_predict_for=2)
+    return {'encoder': encoder, 'depth': depth, 'pose_encoder': pose_encoder, 'pose': pose}
+
+
+def manifest_of(modules: dict) -> dict:
+    return {name: {k: [list(v.shape), str(v.dtype).replace('torch.', '')] for k, v in m.state_dict().items()}
+            for name, m in modules.items()}
+
+
+@torch.no_grad()
+def record(modules: dict, seed: int) -> tuple[dict, dict]:
+    manifest = manifest_of(modules)
+    for name, m in modules.items():
+        m.load_state_dict(synthetic_official_state_dict(manifest[name], seed), strict=True)
+        m.eval()
+    scene = fixture_scene(seed)
+    imgs = frames_from_scene(scene)  # (3, 3, H, W) raw [0, 1], as the official Stage 2 feeds its networks
+    target = imgs[:1]
+    _, fused, depth_info, _ = modules['encoder'](target, None)
+    disp = modules['depth'](fused, depth_info)[('disp', 0)]
+    text = depth_info['depth_text_embeddings']  # (1024, N)
+    axis, trans = [], []
+    for src, tgt in ((imgs[1:2], target), (target, imgs[2:3])):  # frame -1: [I_-1, I_0]; frame +1: [I_0, I_+1]
+        a, t = modules['pose'](([modules['pose_encoder'](torch.cat([src, tgt], 1))][0],))
+        axis.append(a[:, 0, 0])
+        trans.append(t[:, 0, 0])
+    disp = disp.numpy().astype(np.float32)
+    out = {'seed': np.array(seed), 'scene': scene, 'disp_sub': disp[..., ::2, ::2],
+           'disp_stats': np.array([disp.mean(), disp.std(), disp.min(), disp.max(), (disp > 0).mean()]),
+           'fused_sub': np.stack([f[:, ::16, ::4, ::4].numpy() for f in fused]),
+           'text_sub': text[::16, ::8].numpy(), 'axis_angle': torch.stack(axis, 1).numpy(),
+           'translation': torch.stack(trans, 1).numpy()}
+    return manifest, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--official-root', required=True, help='checkout of Zhangwenyao1/Hybrid-depth')
+    p.add_argument('--out', default='tests/fixtures/official_hybrid_depth')
+    p.add_argument('--seed', type=int, default=0)
+    args = p.parse_args(argv)
+    if not osp.isdir(osp.join(args.official_root, 'Stage2', 'networks')):
+        print(f'error: no Stage2/networks under {args.official_root}', file=sys.stderr)
+        return 2
+    torch.set_grad_enabled(False)
+    modules = build_official(osp.abspath(args.official_root), args.seed)
+    manifest, out = record(modules, args.seed)
+    mean, std, lo, hi, pos = out['disp_stats']
+    print(f'disparity: min {lo:.4g} max {hi:.4g} mean {mean:.4g} sd {std:.4g}, {pos:.1%} > 0')
+    parent = osp.dirname(osp.abspath(args.out))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.official_fixture.', dir=parent)
+    try:
+        with open(osp.join(tmp, 'manifest.json'), 'w') as f:
+            json.dump({'source': 'github.com/Zhangwenyao1/Hybrid-depth Stage2 (trainer.py, released-checkpoint '
+                                 'options)', 'seed': args.seed, 'input_size': [HEIGHT, WIDTH],
+                       'n_depth_text_tokens': N_TOKENS, 'files': manifest}, f, indent=0, sort_keys=True)
+        np.savez_compressed(osp.join(tmp, 'forward.npz'), **out)
+        if osp.isdir(args.out):
+            shutil.rmtree(args.out)
+        os.replace(tmp, args.out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f'wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
