@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Record the official Hybrid-depth Stage-2 forward on CPU as a small test fixture (no official weights needed).
+"""Record the official Hybrid-depth Stage-2 (default) or Stage-1 forward on CPU as a small test fixture (no
+official weights needed).
 
 Given a local checkout of github.com/Zhangwenyao1/Hybrid-depth, this builds the official Stage-2 modules exactly as
 ``Stage2/trainer.py`` does for the released checkpoint (``depthdinoclipencoder`` with CLIP RN50 + DINOv2
@@ -17,8 +18,20 @@ and ``forward.npz``: ``scene`` (uint8; frames 0, -1, +1 are crops shifted by 0, 
 full-size mean / sd / min / max / fraction > 0 (``disp_stats``), the fused encoder levels and the text matrix
 subsampled (``fused_sub``, ``text_sub``), the pose outputs of both pairs, and the seed.
 
-Example:
+``--stage 1`` records the official coarse stage instead (``modules/DepthCLIP_dino.py`` ``DepthCLIP`` configured by
+``params/basicParams_freeze_dino_clip_nodepth.yaml``, as ``main.py`` / ``modules/MainRunnerLM_vit2.py`` train it on
+TuSimple: CLIP RN50 + DINOv2 ViT-B/14 fed the same ImageNet-normalised image, template "This patch appears to be
+{}" with the 7 ``depth-7`` words), with the same seeded-manifest weights (keys ``model.*`` as in the Lightning
+``stage1.ckpt``). Written into ``--out`` (default ``tests/fixtures/official_hybrid_depth_stage1``): ``manifest.json``
+and ``forward.npz``: ``image`` (uint8, H x W x 3, see :func:`stage1_image`), the official lane input (``h_samples``,
+``lanes``; -2 = no point), the points the official forward selected (``points``, (G, 7, 2) pixel ``(u, v)``, 7 per
+lane with at least 7 points), its coarse-stage ``logits`` (G, 7, 7), the reduced and L2-normalised point features
+(``point_feats``, (G, 7, 1024)), the text matrix (``text``, (1024, 7)) and the fused levels subsampled
+(``fused_sub``).
+
+Examples:
     python tools/record_official_forward.py --official-root /tmp/official_hd --out tests/fixtures/official_hybrid_depth
+    python tools/record_official_forward.py --official-root /tmp/official_hd --stage 1
 """
 from __future__ import annotations
 
@@ -181,37 +194,200 @@ def record(modules: dict, seed: int) -> tuple[dict, dict]:
     return manifest, out
 
 
+S1_HEIGHT, S1_WIDTH = 224, 308  # TuSimple-like input: short side 224, long side a multiple of 14 (non-square)
+S1_PARAMS = 'params/basicParams_freeze_dino_clip_nodepth.yaml'
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def stage1_image(seed: int, height: int = S1_HEIGHT, width: int = S1_WIDTH) -> np.ndarray:
+    """A smooth seeded RGB image (H, W, 3) uint8 for the Stage-1 fixture."""
+    return fixture_scene(seed + 1, height, width - 2 * SHIFT)
+
+
+def stage1_lanes(height: int = S1_HEIGHT, width: int = S1_WIDTH) -> tuple[np.ndarray, np.ndarray]:
+    """TuSimple-style lanes: ``h_samples`` (R,) rows ``v`` and ``lanes`` (L, R) columns ``u`` (-2: no point).
+
+    Four lanes converging to a vanishing point, with 32, 24, 15 and 5 points: the official forward keeps the first
+    three (7 points each, at index ``j * ((n - 1) // 6)``) and skips the last (< 7 points).
+    """
+    h_samples = np.arange(height - 4 * 32, height, 4)  # 32 rows, top (far) to bottom (near)
+    vanish_u, vanish_v = width * 0.55, h_samples[0] - 30.0
+    lanes = []
+    for bottom_u, first in ((10.0, 0), (width * 0.4, 8), (width * 0.8, 17), (width - 6.0, 27)):
+        t = (h_samples - vanish_v) / (height - 1 - vanish_v)
+        u = np.round(vanish_u + t * (bottom_u - vanish_u)).astype(np.int64)
+        u[:first] = -2
+        lanes.append(u)
+    return h_samples.astype(np.int64), np.stack(lanes)
+
+
+def _attr_cfg(value):
+    """Nested dicts with attribute access, ``[]`` and ``.get`` (what the official code uses of its OmegaConf)."""
+    class Cfg(dict):
+        def __getattr__(self, name):
+            try:
+                return self[name]
+            except KeyError as err:
+                raise AttributeError(name) from err
+
+        def __setattr__(self, name, val):
+            self[name] = val
+
+    if isinstance(value, dict):
+        return Cfg({k: _attr_cfg(v) for k, v in value.items()})
+    return value
+
+
+def build_official_stage1(root: str, seed: int):
+    """The official Stage-1 ``DepthCLIP`` (random init, loaders patched) as the params file configures it."""
+    import importlib.util
+
+    import yaml
+    sys.path.insert(0, root)
+    _stub_missing(['pytorch_lightning', 'huggingface_hub', 'wandb'])
+    try:
+        import pkg_resources  # noqa: F401
+    except Exception:
+        import packaging.version
+        sys.modules['pkg_resources'] = types.SimpleNamespace(packaging=packaging)
+    torch.Tensor.cuda = lambda self, *a, **k: self  # CPU only: the official text path calls .cuda()
+    from CLIP import clip  # noqa: E402  (<root>/CLIP, with the official local modifications)
+    from CLIP.clip.model import CLIP
+
+    def load_rn50(name, device='cpu', jit=False, download_root=None, **kwargs):
+        assert name == 'RN50', name
+        model = CLIP(embed_dim=1024, image_resolution=224, vision_layers=(3, 4, 6, 3), vision_width=64,
+                     vision_patch_size=None, context_length=77, vocab_size=49408, transformer_width=512,
+                     transformer_heads=8, transformer_layers=12)
+        return model.float().eval(), None
+
+    clip.load = load_rn50
+    hub_dino = torch.hub.load(osp.join(root, 'dinov2'), 'dinov2_vitb14', source='local', pretrained=False)
+    tmp = tempfile.NamedTemporaryFile(suffix='.pth', delete=False)
+    torch.save(hub_dino.state_dict(), tmp.name)
+    os.environ['DINOV2_PRETRAIN_PATH'] = tmp.name
+    pkg = types.ModuleType('modules')  # load the needed files without modules/__init__
+    pkg.__path__ = [osp.join(root, 'modules')]
+    sys.modules['modules'] = pkg
+    mod = None
+    for name in ('blocks', 'dpt', 'LearnableTokenEmbeddings', 'DepthCLIP_dino'):
+        spec = importlib.util.spec_from_file_location(f'modules.{name}', osp.join(root, 'modules', f'{name}.py'))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[f'modules.{name}'] = mod
+        spec.loader.exec_module(mod)
+    with open(osp.join(root, S1_PARAMS)) as f:
+        args = _attr_cfg(yaml.safe_load(f))
+    cwd = os.getcwd()
+    os.chdir(root)  # DepthCLIP loads DINOv2 with torch.hub.load('dinov2', ..., source='local')
+    try:
+        torch.manual_seed(seed)
+        model = mod.DepthCLIP(args)
+    finally:
+        os.chdir(cwd)
+        os.remove(tmp.name)
+    return model
+
+
+@torch.no_grad()
+def record_stage1(model, seed: int) -> tuple[dict, dict]:
+    """Load seeded weights into the official ``DepthCLIP`` and run its TuSimple forward on one image.
+
+    Returns:
+        ``({'stage1': {'model.<key>': [shape, dtype]}}, arrays)`` (the arrays as in the module docstring).
+    """
+    manifest = {'model.' + k: [list(v.shape), str(v.dtype).replace('torch.', '')]
+                for k, v in model.state_dict().items()}
+    weights = synthetic_official_state_dict(manifest, seed)
+    model.load_state_dict({k[len('model.'):]: v for k, v in weights.items()}, strict=True)
+    model.eval()
+    captured: dict[str, list] = {'fused': [], 'point_feats': [], 'text': []}
+    fuse, contrastive, language = model.fuse_dino_clip, model.contrastive_loss, model.get_language_features
+
+    def fuse_hook(*a, **k):
+        out = fuse(*a, **k)
+        captured['fused'].append([f.clone() for f in out])
+        return out
+
+    def contrastive_hook(feat):  # called with each lane's reduced, L2-normalised (7, 1024) point features
+        captured['point_feats'].append(feat.clone())
+        return contrastive(feat)
+
+    def language_hook(*a, **k):
+        out = language(*a, **k)
+        captured['text'].append(out.clone())
+        return out
+
+    model.fuse_dino_clip, model.contrastive_loss, model.get_language_features = \
+        fuse_hook, contrastive_hook, language_hook
+    image = stage1_image(seed)
+    img = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+    normed = (img - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    h_samples, lanes = stage1_lanes()
+    logits, _, _, coords = model(normed, [torch.from_numpy(h_samples)], [torch.from_numpy(lanes)],
+                                 [(S1_HEIGHT, S1_WIDTH)], [1.0])
+    fused = captured['fused'][0]
+    out = {'seed': np.array(seed), 'image': image, 'h_samples': h_samples, 'lanes': lanes,
+           'points': np.array(coords[0], dtype=np.int64),
+           'logits': torch.stack(logits[0]).numpy(),
+           'point_feats': torch.stack(captured['point_feats']).numpy(),
+           'text': captured['text'][0].numpy(),
+           'fused_sub': np.stack([f[:, ::16, ::2, ::2].numpy() for f in fused])}
+    return {'stage1': manifest}, out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--official-root', required=True, help='checkout of Zhangwenyao1/Hybrid-depth')
-    p.add_argument('--out', default='tests/fixtures/official_hybrid_depth')
+    p.add_argument('--stage', type=int, choices=(1, 2), default=2, help='official stage to record')
+    p.add_argument('--out', default=None, help='fixture folder (default: tests/fixtures/official_hybrid_depth, '
+                   'with the suffix _stage1 for --stage 1)')
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = 'tests/fixtures/official_hybrid_depth' + ('_stage1' if args.stage == 1 else '')
+    torch.set_grad_enabled(False)
+    if args.stage == 1:
+        if not osp.isfile(osp.join(args.official_root, 'modules', 'DepthCLIP_dino.py')):
+            print(f'error: no modules/DepthCLIP_dino.py under {args.official_root}', file=sys.stderr)
+            return 2
+        model = build_official_stage1(osp.abspath(args.official_root), args.seed)
+        manifest, out = record_stage1(model, args.seed)
+        lo, hi = out['logits'].min(), out['logits'].max()
+        print(f'stage 1: {len(out["points"])} lanes, logits in [{lo:.4g}, {hi:.4g}]')
+        _write(args.out, {'source': 'github.com/Zhangwenyao1/Hybrid-depth Stage 1 (modules/DepthCLIP_dino.py, '
+                                    f'{S1_PARAMS})', 'seed': args.seed, 'input_size': [S1_HEIGHT, S1_WIDTH],
+                          'files': manifest}, out)
+        return 0
     if not osp.isdir(osp.join(args.official_root, 'Stage2', 'networks')):
         print(f'error: no Stage2/networks under {args.official_root}', file=sys.stderr)
         return 2
-    torch.set_grad_enabled(False)
     modules = build_official(osp.abspath(args.official_root), args.seed)
     manifest, out = record(modules, args.seed)
     mean, std, lo, hi, pos = out['disp_stats']
     print(f'disparity: min {lo:.4g} max {hi:.4g} mean {mean:.4g} sd {std:.4g}, {pos:.1%} > 0')
-    parent = osp.dirname(osp.abspath(args.out))
+    _write(args.out, {'source': 'github.com/Zhangwenyao1/Hybrid-depth Stage2 (trainer.py, released-checkpoint '
+                                'options)', 'seed': args.seed, 'input_size': [HEIGHT, WIDTH],
+                      'n_depth_text_tokens': N_TOKENS, 'files': manifest}, out)
+    return 0
+
+
+def _write(out_dir: str, manifest: dict, arrays: dict) -> None:
+    """Write ``manifest.json`` and ``forward.npz`` into ``out_dir`` atomically (a new folder, then renamed)."""
+    parent = osp.dirname(osp.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='.official_fixture.', dir=parent)
     try:
         with open(osp.join(tmp, 'manifest.json'), 'w') as f:
-            json.dump({'source': 'github.com/Zhangwenyao1/Hybrid-depth Stage2 (trainer.py, released-checkpoint '
-                                 'options)', 'seed': args.seed, 'input_size': [HEIGHT, WIDTH],
-                       'n_depth_text_tokens': N_TOKENS, 'files': manifest}, f, indent=0, sort_keys=True)
-        np.savez_compressed(osp.join(tmp, 'forward.npz'), **out)
-        if osp.isdir(args.out):
-            shutil.rmtree(args.out)
-        os.replace(tmp, args.out)
+            json.dump(manifest, f, indent=0, sort_keys=True)
+        np.savez_compressed(osp.join(tmp, 'forward.npz'), **arrays)
+        if osp.isdir(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    print(f'wrote {args.out}')
-    return 0
+    print(f'wrote {out_dir}')
 
 
 if __name__ == '__main__':

@@ -19,8 +19,9 @@ Stage 1's DPT ``depth_head`` (trained with a zero depth loss). Any other key no 
 without a value, and any shape mismatch are reported together in one :class:`OfficialCheckpointError`.
 
 :func:`synthetic_official_state_dict` fills a key/shape manifest with deterministic seeded values; with it the
-equivalence test (``tests/models/test_official_equivalence.py``) checks our forward against the official one
-recorded by ``tools/record_official_forward.py`` without the official code or weights.
+equivalence tests (``tests/models/test_official_equivalence.py``, Stage 2, and
+``tests/models/test_official_equivalence_stage1.py``, Stage 1) check our forward against the official one recorded by
+``tools/record_official_forward.py`` without the official code or weights.
 """
 from __future__ import annotations
 
