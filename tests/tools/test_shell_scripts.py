@@ -47,7 +47,8 @@ SKIP_FIRST_POSITIONAL = {'timeout', 'chroot', 'flock', 'taskset'}
 SEPARATORS = {';', '&&', '||', '|', '&', '(', ')', '{', '}', ';;', '|&', '!'}
 KEYWORDS = {'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', 'time', 'in'}
 ASSIGNMENT = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=')
-FUNCTION_DEF = re.compile(r'^\s*(?:function\s+)?([A-Za-z_][A-Za-z0-9_:-]*)\s*\(\)\s*\{?|^\s*function\s+([A-Za-z_][A-Za-z0-9_:-]*)')
+FUNCTION_DEF = re.compile(r'^\s*(?:function\s+)?([A-Za-z_][A-Za-z0-9_:-]*)\s*\(\)\s*\{?'
+                          r'|^\s*function\s+([A-Za-z_][A-Za-z0-9_:-]*)')
 ARRAY_DEF = re.compile(r'^\s*(?:(?:local|declare|typeset|readonly)(?:\s+-[a-zA-Z]+)*\s+)?([A-Za-z_]\w*)=\(\s*([^\s)]*)')
 ARRAY_USE = re.compile(r'^\$\{([A-Za-z_]\w*)\[[@*]\]\}$|^\$\{?([A-Za-z_]\w*)\}?$')
 HEREDOC = re.compile(r'<<-?\s*([\'"]?)([A-Za-z_][A-Za-z0-9_]*)\1')
