@@ -104,18 +104,22 @@ def _stub_attr(attr: str):
     return type(attr, (), {})  # any class-like attribute
 
 
-def build_official(root: str, seed: int):
-    """The official Stage-2 modules (random init) with the loaders patched; returns (modules dict, args)."""
-    stage2 = osp.join(root, 'Stage2')
-    sys.path.insert(0, stage2)
-    _stub_missing(['pytorch_lightning', 'omegaconf', 'huggingface_hub', 'wandb'])
+def _patch_official_loaders(root: str) -> str:
+    """Make the official code build on CPU without downloads (script-only, both stages).
+
+    ``clip.load('RN50')`` builds OpenAI's RN50 architecture with random init instead of downloading; DINOv2 is
+    built from ``<root>/dinov2`` without weights and its state dict saved where the official code reads
+    ``DINOV2_PRETRAIN_PATH``; ``Tensor.cuda`` is a no-op (the official text path calls it); a missing
+    ``pkg_resources`` gets a shim. The ``CLIP`` package imported is the first one on ``sys.path``. Returns the
+    temporary DINOv2 file (the caller removes it).
+    """
     try:
         import pkg_resources  # noqa: F401
     except Exception:
         import packaging.version
         sys.modules['pkg_resources'] = types.SimpleNamespace(packaging=packaging)
     torch.Tensor.cuda = lambda self, *a, **k: self  # CPU only: the official text path calls .cuda()
-    from CLIP import clip  # noqa: E402  (Stage2/CLIP)
+    from CLIP import clip
     from CLIP.clip.model import CLIP
 
     def load_rn50(name, device='cpu', jit=False, download_root=None, **kwargs):
@@ -126,11 +130,19 @@ def build_official(root: str, seed: int):
         return model.float().eval(), None
 
     clip.load = load_rn50
-    # DINOv2: torch.hub.load(<root>/dinov2, source='local', pretrained=False), then a state dict from this file
     hub_dino = torch.hub.load(osp.join(root, 'dinov2'), 'dinov2_vitb14', source='local', pretrained=False)
     tmp = tempfile.NamedTemporaryFile(suffix='.pth', delete=False)
     torch.save(hub_dino.state_dict(), tmp.name)
     os.environ['DINOV2_PRETRAIN_PATH'] = tmp.name
+    return tmp.name
+
+
+def build_official(root: str, seed: int):
+    """The official Stage-2 modules (random init) with the loaders patched; returns (modules dict, args)."""
+    stage2 = osp.join(root, 'Stage2')
+    sys.path.insert(0, stage2)
+    _stub_missing(['pytorch_lightning', 'omegaconf', 'huggingface_hub', 'wandb'])
+    dino_file = _patch_official_loaders(root)  # CLIP from Stage2/CLIP (first on sys.path)
     import importlib.util
 
     def load_file(name, rel):
@@ -155,7 +167,7 @@ def build_official(root: str, seed: int):
                                  cat_depth_text_logic=True)
     torch.manual_seed(seed)
     encoder = enc_mod.depthdinoclipencoder(args)
-    os.remove(tmp.name)
+    os.remove(dino_file)
     depth = dec_mod.depthclipdecoder(args, in_channels=1024 + N_TOKENS, out_channels=[256, 512, 1024, 1024],
                                      n_depth_tokens=N_TOKENS)
     pose_encoder = res_mod.ResnetEncoder(18, False, num_input_images=2)
@@ -246,27 +258,7 @@ def build_official_stage1(root: str, seed: int):
     import yaml
     sys.path.insert(0, root)
     _stub_missing(['pytorch_lightning', 'huggingface_hub', 'wandb'])
-    try:
-        import pkg_resources  # noqa: F401
-    except Exception:
-        import packaging.version
-        sys.modules['pkg_resources'] = types.SimpleNamespace(packaging=packaging)
-    torch.Tensor.cuda = lambda self, *a, **k: self  # CPU only: the official text path calls .cuda()
-    from CLIP import clip  # noqa: E402  (<root>/CLIP, with the official local modifications)
-    from CLIP.clip.model import CLIP
-
-    def load_rn50(name, device='cpu', jit=False, download_root=None, **kwargs):
-        assert name == 'RN50', name
-        model = CLIP(embed_dim=1024, image_resolution=224, vision_layers=(3, 4, 6, 3), vision_width=64,
-                     vision_patch_size=None, context_length=77, vocab_size=49408, transformer_width=512,
-                     transformer_heads=8, transformer_layers=12)
-        return model.float().eval(), None
-
-    clip.load = load_rn50
-    hub_dino = torch.hub.load(osp.join(root, 'dinov2'), 'dinov2_vitb14', source='local', pretrained=False)
-    tmp = tempfile.NamedTemporaryFile(suffix='.pth', delete=False)
-    torch.save(hub_dino.state_dict(), tmp.name)
-    os.environ['DINOV2_PRETRAIN_PATH'] = tmp.name
+    dino_file = _patch_official_loaders(root)  # CLIP from <root>/CLIP (official local modifications)
     pkg = types.ModuleType('modules')  # load the needed files without modules/__init__
     pkg.__path__ = [osp.join(root, 'modules')]
     sys.modules['modules'] = pkg
@@ -285,7 +277,7 @@ def build_official_stage1(root: str, seed: int):
         model = mod.DepthCLIP(args)
     finally:
         os.chdir(cwd)
-        os.remove(tmp.name)
+        os.remove(dino_file)
     return model
 
 
