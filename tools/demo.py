@@ -65,13 +65,18 @@ def build_stages() -> list[Stage]:
               needs_files=['tools/make_synthetic.py']),
         Stage('depth_coarse', 'coarse depth pretraining (language-guided lane ordering, TuSimple)',
               lambda a: _py('tools/train.py', 'configs/demo/depth_coarse_tusimple.py',
-                            '--work-dir', w(a, 'depth_coarse')),
+                            '--work-dir', w(a, 'depth_coarse'), '--cfg-options', f'randomness.seed={a.seed}'),
               needs_files=['configs/demo/depth_coarse_tusimple.py'], after=['data']),
         Stage('depth_fine', 'fine depth pretraining (self-supervised, KITTI raw), from the coarse checkpoint',
               lambda a: _py('tools/train.py', 'configs/demo/depth_fine_kitti.py', '--work-dir', w(a, 'depth_fine'),
                             '--cfg-options', f'load_from={_last_checkpoint(a.work_dir / "depth_coarse")}',
                             # 20 of the config's 35 epochs keep the whole demo under 25 minutes on 2 cores
-                            'train_cfg.max_epochs=20', 'train_cfg.val_interval=20'),
+                            'train_cfg.max_epochs=20', 'train_cfg.val_interval=20', f'randomness.seed={a.seed}'),
+              needs_files=['configs/demo/depth_fine_kitti.py'], after=['depth_coarse']),
+        Stage('depth_baseline', "KITTI Eigen depth metrics of the fine model's start point (coarse checkpoint)",
+              lambda a: _py('tools/test.py', 'configs/demo/depth_fine_kitti.py',
+                            _last_checkpoint(a.work_dir / 'depth_coarse'), '--work-dir', w(a, 'depth_baseline'),
+                            '--cfg-options', f'randomness.seed={a.seed}'),
               needs_files=['configs/demo/depth_fine_kitti.py'], after=['depth_coarse']),
         Stage('depth_test', 'KITTI Eigen depth metrics of the fine model (and disparity PNGs)',
               lambda a: _py('tools/test.py', 'configs/demo/depth_fine_kitti.py',
@@ -87,7 +92,7 @@ def build_stages() -> list[Stage]:
                             '--cfg-options',
                             f'model.img_backbone.checkpoint={w(a, "export/hybrid_depth_backbone.pth")}',
                             'model.img_view_transformer.depth_net.checkpoint='
-                            f'{w(a, "export/hybrid_depth_backbone.pth")}'),
+                            f'{w(a, "export/hybrid_depth_backbone.pth")}', f'randomness.seed={a.seed}'),
               needs_files=['configs/demo/bevdet_hybrid_demo.py'], after=['data', 'export']),
         Stage('bevdet_test', 'mAP / NDS of BEVDet-hybrid with nuscenes-devkit',
               lambda a: _py('tools/test.py', 'configs/demo/bevdet_hybrid_demo.py',
@@ -103,7 +108,7 @@ def build_stages() -> list[Stage]:
                             '--cfg-options',
                             f'model.img_backbone.checkpoint={w(a, "export/hybrid_depth_backbone.pth")}',
                             'model.img_view_transformer.depth_net.checkpoint='
-                            f'{w(a, "export/hybrid_depth_backbone.pth")}'),
+                            f'{w(a, "export/hybrid_depth_backbone.pth")}', f'randomness.seed={a.seed}'),
               needs_files=['configs/demo/fbbev_hybrid_demo.py'], after=['data', 'export'], optional=True),
         Stage('fbbev_test', 'mAP / NDS and FRPN mask IoU of FB-BEV-hybrid',
               lambda a: _py('tools/test.py', 'configs/demo/fbbev_hybrid_demo.py',
@@ -139,31 +144,58 @@ def run_stage(stage: Stage, args: argparse.Namespace) -> float:
     return time.perf_counter() - start
 
 
-# (stage, label, [(metric key suffix, printed name)]) of the final summary
+# (label, trained: test stage, untrained: (stage, log) of the baseline, [(metric key suffix, printed name)]).
+# The baseline of the fine depth model is its start point (the coarse checkpoint in the fine config, tested on
+# the same Eigen split: stage depth_baseline); that of a detector is the validation its train stage runs before
+# the first iteration (ValidateBeforeTrainHook in the demo configs: the export loaded, nothing trained).
 METRICS = [
-    ('depth_test', 'KITTI Eigen (fine depth)', [('abs_rel', 'abs_rel'), ('sq_rel', 'sq_rel'), ('/rmse', 'rmse'),
-                                                ('/a1', 'a1')]),
-    ('bevdet_test', 'nuScenes (BEVDet-hybrid)', [('/mAP', 'mAP'), ('/NDS', 'NDS'), ('car_AP_dist_1.0', 'car AP@1m'),
-                                                 ('car_AP_dist_2.0', 'car AP@2m'), ('car_AP_dist_4.0', 'car AP@4m')]),
-    ('fbbev_test', 'nuScenes (FB-BEV-hybrid)', [('/mAP', 'mAP'), ('/NDS', 'NDS'), ('car_AP_dist_2.0', 'car AP@2m'),
-                                                ('car_AP_dist_4.0', 'car AP@4m'), ('frpn_mask_iou', 'FRPN mask IoU')]),
+    ('KITTI Eigen (fine depth)', 'depth_test', 'depth_baseline',
+     [('abs_rel', 'abs_rel'), ('sq_rel', 'sq_rel'), ('/rmse', 'rmse'), ('/a1', 'a1')]),
+    ('nuScenes val (BEVDet-hybrid)', 'bevdet_test', 'bevdet',
+     [('/mAP', 'mAP'), ('/NDS', 'NDS'), ('car_AP_dist_1.0', 'car AP@1m'), ('car_AP_dist_2.0', 'car AP@2m'),
+      ('car_AP_dist_4.0', 'car AP@4m')]),
+    ('nuScenes val (FB-BEV-hybrid)', 'fbbev_test', 'fbbev',
+     [('/mAP', 'mAP'), ('/NDS', 'NDS'), ('car_AP_dist_2.0', 'car AP@2m'), ('car_AP_dist_4.0', 'car AP@4m'),
+      ('frpn_mask_iou', 'FRPN mask IoU')]),
 ]
 
 
+def _records(stage_dir: Path) -> list[dict]:
+    """The JSON records of the newest mmengine run in a stage's work dir (``<timestamp>/<timestamp>.json``)."""
+    logs = sorted(stage_dir.glob('*/*.json'))
+    if not logs:
+        return []
+    return [json.loads(line) for line in logs[-1].read_text().splitlines() if line.strip()]
+
+
+def _pick(record: dict | None, suffix: str) -> float | None:
+    found = [v for k, v in (record or {}).items() if k.endswith(suffix)]
+    return float(found[0]) if found else None
+
+
 def metric_summary(work_dir: Path) -> list[str]:
-    """One line per test stage with its headline metrics, read from mmengine's JSON log of the newest run."""
+    """One line per test stage: ``name untrained -> trained`` for its headline metrics.
+
+    The trained values are the last record of the test stage's newest JSON log; the untrained ones the first
+    record with the same metrics in the baseline stage's newest log (missing: the trained value alone).
+    """
     lines = []
-    for stage, label, keys in METRICS:
-        logs = sorted((work_dir / stage).glob('*/*.json'))
-        if not logs:
+    for label, stage, baseline, keys in METRICS:
+        records = _records(work_dir / stage)
+        if not records:
             continue
-        last = json.loads(logs[-1].read_text().strip().splitlines()[-1])
+        trained = records[-1]
+        first_key = keys[0][0]
+        before = next((r for r in _records(work_dir / baseline) if _pick(r, first_key) is not None), None)
         values = []
         for suffix, name in keys:
-            found = [v for k, v in last.items() if k.endswith(suffix)]
-            if found:
-                values.append(f'{name} {found[0]:.4f}')
-        lines.append(f'{label}: ' + ', '.join(values))
+            after = _pick(trained, suffix)
+            if after is None:
+                continue
+            start = _pick(before, suffix)
+            values.append(f'{name} {after:.4f}' if start is None else f'{name} {start:.4f} -> {after:.4f}')
+        note = ' (untrained -> trained)' if before is not None else ''
+        lines.append(f'{label}: ' + ', '.join(values) + note)
     return lines
 
 
@@ -171,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--work-dir', type=Path, default=Path('work_dirs/demo'))
     p.add_argument('--preset', default='small', help='synthetic world preset (tiny for a smoke run)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=int, default=0, help='seed of the world and of every training stage')
     p.add_argument('--force', action='store_true', help='rerun stages that already finished')
     p.add_argument('--only', nargs='+', default=None, help='run only these stages')
     p.add_argument('--fbbev', action='store_true', help='also train, test and draw FB-BEV-hybrid')
@@ -208,18 +240,18 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         done.add(stage.name)
 
-    print('\n==> demo summary')
+    print(f'\n==> demo summary (seed {args.seed}; {sum(timings.values()) / 60:.1f} min in this call)')
     for stage in stages:
         state = f'{timings[stage.name]:.0f} s' if stage.name in timings else (
             'skipped (unavailable)' if stage.name in skipped else 'done earlier')
         print(f'    {stage.name:<16} {state}')
-    print(f'    outputs under {args.work_dir}')
     for line in metric_summary(args.work_dir):
         print(f'    {line}')
     for what, folder in PICTURES:
         pngs = sorted((args.work_dir / folder).glob('*.png'))
         if pngs:
             print(f'    {what}: {len(pngs)} PNGs in {args.work_dir / folder}')
+    print(f'    everything else (logs, checkpoints, the export) under {args.work_dir}')
     return 0
 
 

@@ -74,5 +74,6 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=24, T_max=24, eta_min=1e-5),
 ]
 train_cfg = dict(max_epochs=24, val_interval=24)
-custom_hooks = []
+custom_hooks = [dict(type='ValidateBeforeTrainHook')]  # no EMA; the untrained model's metrics open the log
 default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=24, max_keep_ckpts=1))
+randomness = dict(seed=0)  # --cfg-options randomness.seed=N for the other seeds

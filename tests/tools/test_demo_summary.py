@@ -25,7 +25,22 @@ def test_metric_summary_reads_the_newest_test_log(tmp_path):
                                                             'kitti_eigen/rmse_log': 0.2}) + '\n')
     lines = demo.metric_summary(tmp_path)
     assert lines == ['KITTI Eigen (fine depth): abs_rel 0.1230, rmse 4.5000',
-                     'nuScenes (BEVDet-hybrid): mAP 0.2500, NDS 0.3000, car AP@2m 0.5000']
+                     'nuScenes val (BEVDet-hybrid): mAP 0.2500, NDS 0.3000, car AP@2m 0.5000']
+    # the untrained baselines: the first record with metrics in the baseline stage's newest log
+    train = tmp_path / 'bevdet' / '20260102_000000'
+    train.mkdir(parents=True)
+    records = [{'NuScenes metric/pred_instances_3d_NuScenes/mAP': 0.0,
+                'NuScenes metric/pred_instances_3d_NuScenes/NDS': 0.01, 'step': 0},
+               {'loss': 3.0, 'step': 8},
+               {'NuScenes metric/pred_instances_3d_NuScenes/mAP': 0.2, 'step': 24}]
+    (train / '20260102_000000.json').write_text(''.join(json.dumps(r) + '\n' for r in records))
+    base = tmp_path / 'depth_baseline' / '20260101_000000'
+    base.mkdir(parents=True)
+    (base / '20260101_000000.json').write_text(json.dumps({'kitti_eigen/abs_rel': 0.5}) + '\n')
+    lines = demo.metric_summary(tmp_path)
+    assert lines == ['KITTI Eigen (fine depth): abs_rel 0.5000 -> 0.1230, rmse 4.5000 (untrained -> trained)',
+                     'nuScenes val (BEVDet-hybrid): mAP 0.0000 -> 0.2500, NDS 0.0100 -> 0.3000, car AP@2m 0.5000 '
+                     '(untrained -> trained)']
     assert demo.metric_summary(tmp_path / 'nothing') == []
 
 
@@ -33,6 +48,7 @@ def test_demo_stages_chain_the_project_tools():
     stages = demo.build_stages()
     names = [s.name for s in stages]
     assert names[:3] == ['data', 'depth_coarse', 'depth_fine'] and names.index('export') < names.index('bevdet')
+    assert names.index('depth_coarse') < names.index('depth_baseline') < names.index('depth_test')
     assert [s.name for s in stages if s.optional] == ['fbbev', 'fbbev_test', 'fbbev_visualize']
     for stage in stages:
         for path in stage.needs_files:

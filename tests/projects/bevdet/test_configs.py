@@ -18,8 +18,10 @@ def _train_dataset(cfg: Config) -> dict:
     return dataset.dataset if dataset.type == 'CBGSDataset' else dataset
 
 
-def test_demo_pipelines_equal_the_base_except_input_size():
-    base, demo = _cfg('bevdet_hybrid.py'), _cfg('demo/bevdet_hybrid_demo.py')
+@pytest.mark.parametrize('full, small', [('bevdet_hybrid.py', 'demo/bevdet_hybrid_demo.py'),
+                                         ('bevdet_r50.py', 'demo/bevdet_r50_demo.py')])
+def test_demo_pipelines_equal_the_base_except_input_size(full, small):
+    base, demo = _cfg(full), _cfg(small)
     for a, b in ((_train_dataset(base).pipeline, _train_dataset(demo).pipeline),
                  (base.test_dataloader.dataset.pipeline, demo.test_dataloader.dataset.pipeline)):
         assert [t['type'] for t in a] == [t['type'] for t in b]
