@@ -184,3 +184,27 @@ def test_depth_branch_scale_calibration_agrees_across_processes(tmp_path):
     for res in results:
         assert res['scale'] == pytest.approx(4.0, rel=1e-4)
     assert results[0]['log_scale'] == results[1]['log_scale']
+
+
+def test_depth_branch_without_decoder_grad_keeps_the_prior_and_skips_its_backward():
+    """decoder_grad=False: same logits, no gradient into the decoder, none through it into the levels."""
+    from hybrid_depth.models.depth_branch import HybridLSSDepthNet  # noqa: F401  (registers)
+    torch.manual_seed(0)
+    with_grad = MODELS.build(_depth_branch_cfg())
+    without = MODELS.build(_depth_branch_cfg(decoder_grad=False))
+    without.load_state_dict(with_grad.state_dict())
+    with torch.no_grad():
+        with_grad.prior_weight.fill_(1.0)
+        without.prior_weight.fill_(1.0)
+    feats = [torch.randn(2, 64, 5, 9, requires_grad=True) for _ in range(4)]
+    images = torch.zeros(2, 3, 70, 126)
+    out_a, ctx_a = with_grad(feats, torch.zeros(2, 27), images)
+    out_b, ctx_b = without(feats, torch.zeros(2, 27), images)
+    torch.testing.assert_close(out_a, out_b)
+    out_b.sum().backward()
+    assert all(p.grad is None for p in without.decoder.parameters())
+    assert without.log_scale.grad is not None and without.prior_weight.grad is not None
+    # levels 0-2 feed only the decoder: without its backward they get no gradient; level 3 still does (residual)
+    assert all(f.grad is None for f in feats[:3]) and feats[3].grad is not None
+    out_a.sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in with_grad.decoder.parameters())
