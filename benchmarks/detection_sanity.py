@@ -60,12 +60,21 @@ def headline(metrics: dict) -> dict[str, float]:
 
 
 def sanity_config(detector: str, aug: str, seed: int, max_iters: int, eval_every: int, work_dir: str,
-                  options: dict | None = None):
-    """The demo config, changed only to train and evaluate on the val split with the given budget."""
+                  options: dict | None = None, data_root: str | None = None):
+    """The demo config, changed only to train and evaluate on the val split with the given budget.
+
+    ``data_root``: another synthetic nuScenes root (with ``nuscenes_infos_val.pkl``) than the config's.
+    """
     from hybrid_depth.engine.cli import load_config
 
     cfg = load_config(str(ROOT / CONFIGS[detector]))
     train_set = cfg.train_dataloader.dataset
+    if data_root is not None:
+        root = str(data_root).rstrip('/') + '/'
+        for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+            loader.dataset.data_root = root
+        for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+            evaluator.update(data_root=root, ann_file=root + 'nuscenes_infos_val.pkl')
     if train_set.get('type') == 'CBGSDataset':
         raise ValueError(f'{CONFIGS[detector]}: the sanity check expects a plain (not CBGS) training set')
     train_set.ann_file = 'nuscenes_infos_val.pkl'
@@ -80,6 +89,8 @@ def sanity_config(detector: str, aug: str, seed: int, max_iters: int, eval_every
         'randomness': dict(seed=seed, deterministic=False),
         'work_dir': work_dir,
         'train_cfg': dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=eval_every),
+        # mmengine's sampler for iteration loops: no worker restart every len(dataset) / batch iterations
+        'train_dataloader.sampler': dict(_delete_=True, type='InfiniteSampler', shuffle=True),
         'param_scheduler': [
             dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=warmup),
             dict(type='CosineAnnealingLR', by_epoch=False, begin=warmup, end=max_iters, T_max=max_iters - warmup,
@@ -96,13 +107,13 @@ def sanity_config(detector: str, aug: str, seed: int, max_iters: int, eval_every
 
 
 def run_one(detector: str, aug: str, seed: int, max_iters: int, eval_every: int, work_dir: str,
-            options: dict | None = None) -> list[tuple[int, dict]]:
+            options: dict | None = None, data_root: str | None = None) -> list[tuple[int, dict]]:
     """Train one run in this process; returns ``[(iteration, metrics)]`` including iteration 0."""
     from mmengine.hooks import Hook
 
     from hybrid_depth.engine.cli import build_runner
 
-    cfg = sanity_config(detector, aug, seed, max_iters, eval_every, work_dir, options)
+    cfg = sanity_config(detector, aug, seed, max_iters, eval_every, work_dir, options, data_root)
     curve: list[tuple[int, dict]] = []
 
     class _Record(Hook):
@@ -172,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--max-iters', type=int, default=480)
     p.add_argument('--eval-every', type=int, default=120)
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE', help='further config changes')
+    p.add_argument('--data-root', default=None, help='synthetic nuScenes root (default: the config\'s)')
     p.add_argument('--out', default='work_dirs/detection_sanity/results.jsonl')
     p.add_argument('--report', help='only print the table of a results file')
     p.add_argument('--single', nargs=3, metavar=('DETECTOR', 'AUG', 'SEED'), help=argparse.SUPPRESS)
@@ -185,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.single:  # child process: one run, the curve as the last stdout line
         detector, aug, seed = args.single[0], args.single[1], int(args.single[2])
         tag = f'{detector}_aug-{aug}_s{seed}_{abs(hash(json.dumps(options, sort_keys=True))) % 10**6:06d}'
-        curve = run_one(detector, aug, seed, args.max_iters, args.eval_every, str(out.parent / tag), options)
+        curve = run_one(detector, aug, seed, args.max_iters, args.eval_every, str(out.parent / tag), options,
+                        args.data_root)
         print('CURVE ' + json.dumps(curve))
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -195,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.time()
             cmd = [sys.executable, __file__, '--single', args.detector, aug, str(seed), '--max-iters',
                    str(args.max_iters), '--eval-every', str(args.eval_every), '--out', str(out)]
+            if args.data_root:
+                cmd += ['--data-root', args.data_root]
             if args.cfg_options:
                 cmd += ['--cfg-options', *args.cfg_options]
             proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
