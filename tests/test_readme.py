@@ -58,7 +58,8 @@ EXERCISED_BY: dict[str, list[str]] = {
         'tests/benchmarks/test_hybrid_depth_ablation.py::test_ablation_one_run_and_report'],
     'benchmarks/detection_sanity.py': [
         'tests/benchmarks/test_detection_sanity.py::test_demo_detector_learns_its_training_samples'],
-    'benchmarks/paper_tables.py': ['tests/benchmarks/test_paper_tables.py::test_dry_run_lists_three_seeds_of_every_row_and_the_same_seeds_export'],
+    'benchmarks/paper_tables.py': [
+        'tests/benchmarks/test_paper_tables.py::test_dry_run_lists_three_seeds_of_every_row_and_the_same_seeds_export'],
     'tools/convert_official_checkpoint.py': [
         'tests/tools/test_convert_official_checkpoint.py::test_convert_stage2_and_stage1'],
 }
