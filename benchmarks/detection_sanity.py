@@ -160,19 +160,15 @@ def table(rows: list[dict]) -> str:
 
 
 def parse_options(pairs: list[str]) -> dict:
-    """``key=value`` pairs (values parsed as Python literals when they are)."""
-    import ast
+    """``key=value`` pairs parsed as ``tools/train.py --cfg-options`` parses them (mmengine's ``DictAction``)."""
+    from mmengine.config import DictAction
 
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition('=')
-        if not sep:
-            raise SystemExit(f'error: --cfg-options expects key=value, got {pair!r}')
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value
-    return out
+    bad = [pair for pair in pairs if '=' not in pair]
+    if bad:
+        raise SystemExit(f'error: --cfg-options expects key=value, got {bad[0]!r}')
+    namespace = argparse.Namespace(options=None)
+    DictAction(option_strings=[], dest='options')(argparse.ArgumentParser(), namespace, pairs)
+    return dict(namespace.options or {})
 
 
 def main(argv: list[str] | None = None) -> int:
