@@ -1,11 +1,16 @@
 #!/usr/bin/env python
-"""Detection sanity check: can the demo detectors memorise a handful of samples?
+"""Detection sanity check: can the demo detectors memorise a handful of samples, and how fast do they generalise?
 
-Trains a demo detector (``configs/demo/bevdet_hybrid_demo.py`` or ``configs/demo/fbbev_hybrid_demo.py``) on the
-synthetic nuScenes val split (the ``small`` preset's 8 samples; the devkit scores whole splits, so the handful
-is the val split itself) and evaluates it with nuscenes-devkit **on the same samples** every ``--eval-every``
-iterations, iteration 0 (the untrained model) included. A healthy pipeline nearly memorises them (car AP@2m
-towards 1); a flat curve points at the data, frames, targets or optimisation, not at generalisation.
+**Overfit check** (``--train-split val``, the default): trains a demo detector (``configs/demo/bevdet_hybrid_demo.py``
+or ``configs/demo/fbbev_hybrid_demo.py``, or their R50 stand-ins) on the synthetic nuScenes val split and evaluates
+it with nuscenes-devkit **on the same samples** every ``--eval-every`` iterations, iteration 0 (the untrained model)
+included. The devkit scores whole splits, so the handful is the val split of a short world: ``--data-root`` a
+world made with ``tools/make_synthetic.py --preset small --nuscenes-keyframes 4`` (2 val scenes x 4 = 8 samples).
+A healthy pipeline nearly memorises them (car AP@2m towards 1); a flat curve points at the data, frames, targets
+or optimisation, not at generalisation.
+
+**Held-out curve** (``--train-split train``): the same, trained on the config's train split (``small``: 320
+samples) and scored on the val split (80 held-out samples): how many iterations a demo detector needs.
 
 Variants (``--aug``): ``on`` = the demo config's augmentation (image resize/rotate/flip, BEV rotate/scale/flip);
 ``off`` = the same pipelines with every augmentation range set to identity. Everything else is the demo config;
@@ -15,11 +20,15 @@ the demo's shape in iterations: linear warm-up over 30 iterations, then cosine t
 
 Usage::
 
-    python benchmarks/detection_sanity.py --detector bevdet --aug off on --seeds 0 --max-iters 480 --eval-every 120
+    python tools/make_synthetic.py --out-dir data/synthetic_k4 --preset small --nuscenes-keyframes 4 \
+        --formats nuscenes --mmdet3d-infos --force
+    python benchmarks/detection_sanity.py --detector bevdet --aug off on --seeds 0 --max-iters 480 --eval-every 120 \
+        --data-root data/synthetic_k4/nuscenes
+    python benchmarks/detection_sanity.py --train-split train --aug on --max-iters 1200 --eval-every 300
     python benchmarks/detection_sanity.py --report work_dirs/detection_sanity/results.jsonl
 
 Each run is a fresh process (mmengine Runner, ``randomness.seed`` set); results are appended to ``--out`` as JSON
-lines (detector, aug, seed, options, curve = [(iteration, metrics)], seconds), and a table prints the curve
+lines (detector, train_split, aug, seed, options, curve = [(iteration, metrics)], seconds), and a table prints the curve
 (mean +- sd over the seeds at each iteration).
 """
 from __future__ import annotations
@@ -60,10 +69,12 @@ def headline(metrics: dict) -> dict[str, float]:
 
 
 def sanity_config(detector: str, aug: str, seed: int, max_iters: int, eval_every: int, work_dir: str,
-                  options: dict | None = None, data_root: str | None = None):
-    """The demo config, changed only to train and evaluate on the val split with the given budget.
+                  options: dict | None = None, data_root: str | None = None, train_split: str = 'val'):
+    """The demo config, changed only to train on ``train_split`` and evaluate on the val split with the given budget.
 
-    ``data_root``: another synthetic nuScenes root (with ``nuscenes_infos_val.pkl``) than the config's.
+    ``train_split``: ``'val'`` (the overfit check: train and score the same samples) or ``'train'`` (the held-out
+    curve: the config's own training set). ``data_root``: another synthetic nuScenes root (with
+    ``nuscenes_infos_{train,val}.pkl``) than the config's.
     """
     from hybrid_depth.engine.cli import load_config
 
@@ -77,7 +88,9 @@ def sanity_config(detector: str, aug: str, seed: int, max_iters: int, eval_every
             evaluator.update(data_root=root, ann_file=root + 'nuscenes_infos_val.pkl')
     if train_set.get('type') == 'CBGSDataset':
         raise ValueError(f'{CONFIGS[detector]}: the sanity check expects a plain (not CBGS) training set')
-    train_set.ann_file = 'nuscenes_infos_val.pkl'
+    if train_split not in ('val', 'train'):
+        raise ValueError(f"train_split must be 'val' or 'train', got {train_split!r}")
+    train_set.ann_file = f'nuscenes_infos_{train_split}.pkl'
     if aug == 'off':
         for step in train_set.pipeline:
             if step['type'] in IDENTITY_AUG and step.get('is_train', False):
@@ -107,13 +120,14 @@ def sanity_config(detector: str, aug: str, seed: int, max_iters: int, eval_every
 
 
 def run_one(detector: str, aug: str, seed: int, max_iters: int, eval_every: int, work_dir: str,
-            options: dict | None = None, data_root: str | None = None) -> list[tuple[int, dict]]:
+            options: dict | None = None, data_root: str | None = None,
+            train_split: str = 'val') -> list[tuple[int, dict]]:
     """Train one run in this process; returns ``[(iteration, metrics)]`` including iteration 0."""
     from mmengine.hooks import Hook
 
     from hybrid_depth.engine.cli import build_runner
 
-    cfg = sanity_config(detector, aug, seed, max_iters, eval_every, work_dir, options, data_root)
+    cfg = sanity_config(detector, aug, seed, max_iters, eval_every, work_dir, options, data_root, train_split)
     curve: list[tuple[int, dict]] = []
 
     class _Record(Hook):
@@ -133,14 +147,19 @@ def run_one(detector: str, aug: str, seed: int, max_iters: int, eval_every: int,
 
 
 def table(rows: list[dict]) -> str:
-    """Markdown table: one line per (detector, aug, options, iteration), mean +- sd over seeds."""
-    lines = ['| detector | aug | options | iteration | seeds | ' + ' | '.join(n for _, n in COLUMNS) + ' |',
-             '|---|---|---|---:|---|' + '---:|' * len(COLUMNS)]
+    """Markdown table: one line per (detector, trained on, aug, options, iteration), mean +- sd over seeds.
+
+    ``trained on``: ``val`` (the overfit check, scored on the samples it trained on) or ``train`` (held out).
+    """
+    lines = ['| detector | trained on | aug | options | iteration | seeds | '
+             + ' | '.join(n for _, n in COLUMNS) + ' |',
+             '|---|---|---|---|---:|---|' + '---:|' * len(COLUMNS)]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r['detector'], r['aug'], json.dumps(r.get('options') or {}, sort_keys=True)),
-                          []).append(r)
-    for (detector, aug, opts), runs in groups.items():
+        key = (r['detector'], r.get('train_split', 'val'), r['aug'],
+               json.dumps(r.get('options') or {}, sort_keys=True))
+        groups.setdefault(key, []).append(r)
+    for (detector, split, aug, opts), runs in groups.items():
         iters = sorted({it for r in runs for it, _ in r['curve']})
         for it in iters:
             points = [headline(m) for r in runs for i, m in r['curve'] if i == it]
@@ -154,7 +173,7 @@ def table(rows: list[dict]) -> str:
                 else:
                     cells.append(f'{statistics.mean(vals):.3f} +- {statistics.stdev(vals):.3f}')
             seeds = ','.join(str(r['seed']) for r in runs if any(i == it for i, _ in r['curve']))
-            lines.append(f'| {detector} | {aug} | {opts if opts != "{}" else "demo"} | {it} | {seeds} | '
+            lines.append(f'| {detector} | {split} | {aug} | {opts if opts != "{}" else "demo"} | {it} | {seeds} | '
                          + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -175,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--detector', choices=sorted(CONFIGS), default='bevdet')
     p.add_argument('--aug', nargs='+', choices=('on', 'off'), default=['off', 'on'])
+    p.add_argument('--train-split', choices=('val', 'train'), default='val',
+                   help="'val': the overfit check (train on the val samples); 'train': the held-out curve")
     p.add_argument('--seeds', type=int, nargs='+', default=[0])
     p.add_argument('--max-iters', type=int, default=480)
     p.add_argument('--eval-every', type=int, default=120)
@@ -192,9 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if args.single:  # child process: one run, the curve as the last stdout line
         detector, aug, seed = args.single[0], args.single[1], int(args.single[2])
-        tag = f'{detector}_aug-{aug}_s{seed}_{abs(hash(json.dumps(options, sort_keys=True))) % 10**6:06d}'
+        digest = abs(hash(json.dumps(options, sort_keys=True))) % 10**6
+        tag = f'{detector}_{args.train_split}_aug-{aug}_s{seed}_{digest:06d}'
         curve = run_one(detector, aug, seed, args.max_iters, args.eval_every, str(out.parent / tag), options,
-                        args.data_root)
+                        args.data_root, args.train_split)
         print('CURVE ' + json.dumps(curve))
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             t0 = time.time()
             cmd = [sys.executable, __file__, '--single', args.detector, aug, str(seed), '--max-iters',
-                   str(args.max_iters), '--eval-every', str(args.eval_every), '--out', str(out)]
+                   str(args.max_iters), '--eval-every', str(args.eval_every), '--out', str(out),
+                   '--train-split', args.train_split]
             if args.data_root:
                 cmd += ['--data-root', args.data_root]
             if args.cfg_options:
@@ -213,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             if proc.returncode or not lines:
                 print(f'{args.detector}/aug {aug}/seed {seed} failed:\n{proc.stderr[-3000:]}', file=sys.stderr)
                 return 1
-            row = {'detector': args.detector, 'aug': aug, 'seed': seed, 'options': options,
+            row = {'detector': args.detector, 'train_split': args.train_split, 'aug': aug, 'seed': seed,
+                   'options': options,
                    'max_iters': args.max_iters, 'curve': json.loads(lines[-1][len('CURVE '):]),
                    'seconds': round(time.time() - t0, 1)}
             with open(out, 'a') as f:

@@ -92,7 +92,10 @@ def build_stages() -> list[Stage]:
                             '--cfg-options',
                             f'model.img_backbone.checkpoint={w(a, "export/hybrid_depth_backbone.pth")}',
                             'model.img_view_transformer.depth_net.checkpoint='
-                            f'{w(a, "export/hybrid_depth_backbone.pth")}', f'randomness.seed={a.seed}'),
+                            f'{w(a, "export/hybrid_depth_backbone.pth")}', f'randomness.seed={a.seed}',
+                            # the bevdet_test stage scores the final model: no second validation at the end
+                            # (a minute on 80 val samples); the one before training stays (the baseline)
+                            'train_cfg.val_interval=1000'),
               needs_files=['configs/demo/bevdet_hybrid_demo.py'], after=['data', 'export']),
         Stage('bevdet_test', 'mAP / NDS of BEVDet-hybrid with nuscenes-devkit',
               lambda a: _py('tools/test.py', 'configs/demo/bevdet_hybrid_demo.py',
@@ -108,7 +111,8 @@ def build_stages() -> list[Stage]:
                             '--cfg-options',
                             f'model.img_backbone.checkpoint={w(a, "export/hybrid_depth_backbone.pth")}',
                             'model.img_view_transformer.depth_net.checkpoint='
-                            f'{w(a, "export/hybrid_depth_backbone.pth")}', f'randomness.seed={a.seed}'),
+                            f'{w(a, "export/hybrid_depth_backbone.pth")}', f'randomness.seed={a.seed}',
+                            'train_cfg.val_interval=1000'),  # as the bevdet stage
               needs_files=['configs/demo/fbbev_hybrid_demo.py'], after=['data', 'export'], optional=True),
         Stage('fbbev_test', 'mAP / NDS and FRPN mask IoU of FB-BEV-hybrid',
               lambda a: _py('tools/test.py', 'configs/demo/fbbev_hybrid_demo.py',

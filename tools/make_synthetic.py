@@ -11,6 +11,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,13 @@ OVERRIDES = (('nuscenes_keyframes', int), ('nuscenes_cam_sweeps', int), ('nuscen
              ('tusimple_clips', int), ('tusimple_frames', int))
 
 
+def _positive_int(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f'must be >= 1, got {n}')
+    return n
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--out-dir', type=Path, help='output folder (created atomically)')
@@ -36,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--scale', type=float, default=None, help='image scale for every format (preset default)')
     p.add_argument('--force', action='store_true', help='replace a non-empty --out-dir')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.add_argument('--workers', type=_positive_int, default=min(os.cpu_count() or 1, 10),
+                   help='processes rendering the 10 nuScenes scenes in parallel (1: serial; same files for '
+                        'any value; default: min(CPU count, 10))')
     p.add_argument('--mmdet3d-infos', action='store_true',
                    help="also write mmdet3d's nuscenes_infos_{train,val}.pkl into the nuScenes root")
     p.add_argument('--contact-sheet', type=Path, default=None,
@@ -62,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = generate_synthetic(args.out_dir, preset, seed=args.seed, formats=args.formats,
                                    force=args.force, progress=not args.no_progress,
-                                   mmdet3d_infos=args.mmdet3d_infos)
+                                   mmdet3d_infos=args.mmdet3d_infos, workers=args.workers)
     except FileExistsError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 # CPU demo of configs/bevdet_hybrid.py on the synthetic nuScenes (v1.0-mini layout), shrunk only:
 # tiny hybrid encoder (random init), 128x352 input, 1.6 m BEV cells (64x64), 2 m depth bins, narrow BEV
-# encoder and head, batch 2, 24-epoch schedule without EMA. mmengine cannot patch one list element from a config
-# file, so the two pipelines are restated with only `final_size` changed (a test checks they match the base).
+# encoder and head, batch 2, 2 epochs of 160 iterations without EMA. mmengine cannot patch one list element
+# from a config file, so the two pipelines are restated with only `final_size` changed (a test checks they
+# match the base).
 #   python tools/make_synthetic.py --out-dir data/synthetic --preset small --formats nuscenes
 #   python tools/create_data.py nuscenes --root-path data/synthetic/nuscenes --out-dir data/synthetic/nuscenes \
 #       --version v1.0-mini
@@ -9,7 +10,7 @@
 #   (python tools/export_backbone.py <depth_fine_kitti checkpoint> export.pth, then add --cfg-options
 #    model.img_backbone.checkpoint=export.pth model.img_view_transformer.depth_net.checkpoint=export.pth;
 #    the depth branch here has the depth demo's decoder and tokens, so both load; make demo does this)
-#   python tools/test.py configs/demo/bevdet_hybrid_demo.py work_dirs/bevdet_hybrid_demo/epoch_24.pth
+#   python tools/test.py configs/demo/bevdet_hybrid_demo.py work_dirs/bevdet_hybrid_demo/epoch_2.pth
 _base_ = ['../bevdet_hybrid.py']
 
 data_root = 'data/synthetic/nuscenes/'
@@ -61,7 +62,7 @@ test_pipeline = [
     dict(type='BEVDetPackInputs', keys=['img'], meta_keys=meta_keys),
 ]
 mini = dict(data_root=data_root, metainfo=dict(version='v1.0-mini'))
-# no CBGS resampling here: on 32 samples it would change what the demo trains on (its epochs, class mix)
+# no CBGS resampling here: on 320 samples it would change what the demo trains on (its epochs, class mix)
 train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(
     _base_.train_dataloader.dataset.dataset, _delete_=True, data_root=data_root,
     metainfo=dict(_base_.train_dataloader.dataset.dataset.metainfo, version='v1.0-mini'), pipeline=train_pipeline))
@@ -73,9 +74,11 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=24, T_max=24, eta_min=1e-5),
+    # 2 epochs of the small world's 320 train samples (160 iterations each); the cosine steps every iteration
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=2, T_max=2, eta_min=1e-5,
+         convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=24, val_interval=24)
+train_cfg = dict(max_epochs=2, val_interval=2)
 custom_hooks = [dict(type='ValidateBeforeTrainHook')]  # no EMA; the untrained model's metrics open the log
-default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=24, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=2, max_keep_ckpts=1))
 randomness = dict(seed=0)  # --cfg-options randomness.seed=N for the other seeds

@@ -1,11 +1,11 @@
 # CPU demo of configs/bevdet_r50.py on the synthetic nuScenes (v1.0-mini layout), shrunk only: ResNet-18 image
 # backbone (random init, no ImageNet file) with a 64-ch neck, and otherwise the shrinking of
 # configs/demo/bevdet_hybrid_demo.py (128x352 input, 1.6 m BEV cells, 2 m depth bins, narrow BEV encoder and
-# head, batch 2, 24 epochs without EMA). Like the full config it has no depth supervision (BEVDet's
+# head, batch 2, 2 epochs of 160 iterations without EMA). Like the full config it has no depth supervision (BEVDet's
 # loss_depth_weight = 0): the baseline of the paper's Table 8. The two pipelines are restated with only
 # `final_size` changed (a test checks they match the base).
 #   python tools/train.py configs/demo/bevdet_r50_demo.py
-#   python tools/test.py configs/demo/bevdet_r50_demo.py work_dirs/bevdet_r50_demo/epoch_24.pth
+#   python tools/test.py configs/demo/bevdet_r50_demo.py work_dirs/bevdet_r50_demo/epoch_2.pth
 _base_ = ['../bevdet_r50.py']
 
 data_root = 'data/synthetic/nuscenes/'
@@ -59,9 +59,11 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=24, T_max=24, eta_min=1e-5),
+    # 2 epochs of the small world's 320 train samples (160 iterations each); the cosine steps every iteration
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=2, T_max=2, eta_min=1e-5,
+         convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=24, val_interval=24)
+train_cfg = dict(max_epochs=2, val_interval=2)
 custom_hooks = [dict(type='ValidateBeforeTrainHook')]  # no EMA; the untrained model's metrics open the log
-default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=24, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=2, max_keep_ckpts=1))
 randomness = dict(seed=0)  # --cfg-options randomness.seed=N for the other seeds

@@ -6,7 +6,7 @@
 # base).
 #   python tools/make_synthetic.py --out-dir data/synthetic --preset small --formats nuscenes --mmdet3d-infos
 #   python tools/train.py configs/demo/fbbev_hybrid_demo.py
-#   python tools/test.py configs/demo/fbbev_hybrid_demo.py work_dirs/fbbev_hybrid_demo/epoch_24.pth
+#   python tools/test.py configs/demo/fbbev_hybrid_demo.py work_dirs/fbbev_hybrid_demo/epoch_2.pth
 _base_ = ['../fbbev_hybrid.py']
 
 data_root = 'data/synthetic/nuscenes/'
@@ -59,7 +59,7 @@ test_pipeline = [
     dict(type='BEVDetPackInputs', keys=['img'], meta_keys=meta_keys),
 ]
 mini = dict(data_root=data_root, metainfo=dict(version='v1.0-mini'))
-# no CBGS resampling here: on 32 samples it would change what the demo trains on (its epochs, class mix)
+# no CBGS resampling here: on 320 samples it would change what the demo trains on (its epochs, class mix)
 train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(
     _base_.train_dataloader.dataset.dataset, _delete_=True, data_root=data_root,
     metainfo=dict(_base_.train_dataloader.dataset.dataset.metainfo, version='v1.0-mini'), pipeline=train_pipeline))
@@ -71,9 +71,11 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=24, T_max=24, eta_min=1e-5),
+    # 2 epochs of the small world's 320 train samples (160 iterations each); the cosine steps every iteration
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=2, T_max=2, eta_min=1e-5,
+         convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=24, val_interval=24)
+train_cfg = dict(max_epochs=2, val_interval=2)
 custom_hooks = [dict(type='ValidateBeforeTrainHook')]  # no EMA; the untrained model's metrics open the log
-default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=24, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=2, max_keep_ckpts=1))
 randomness = dict(seed=0)  # --cfg-options randomness.seed=N for the other seeds

@@ -37,13 +37,23 @@ def test_config_trains_on_the_val_split_with_or_without_augmentation(detector, t
     assert on.model == demo.model and off.optim_wrapper == demo.optim_wrapper
 
 
+def test_held_out_curve_trains_on_the_train_split_and_scores_val(tmp_path):
+    cfg = sanity.sanity_config('bevdet', 'on', 0, 40, 20, str(tmp_path), train_split='train')
+    assert cfg.train_dataloader.dataset.ann_file == 'nuscenes_infos_train.pkl'
+    assert cfg.val_evaluator.ann_file.endswith('nuscenes_infos_val.pkl')
+    with pytest.raises(ValueError, match='train_split'):
+        sanity.sanity_config('bevdet', 'on', 0, 40, 20, str(tmp_path), train_split='test')
+
+
 def test_table_reports_mean_and_sd_per_iteration():
     key = sanity.PREFIX + 'car_AP_dist_2.0'
     rows = [{'detector': 'bevdet', 'aug': 'off', 'seed': s, 'options': {},
              'curve': [[0, {key: 0.0}], [10, {key: v}]]} for s, v in ((0, 0.1), (1, 0.2), (2, 0.3))]
-    text = sanity.table(rows)
-    assert '| bevdet | off | demo | 10 | 0,1,2 |' in text and '0.200 +- 0.100' in text
-    assert '| bevdet | off | demo | 0 | 0,1,2 |' in text
+    held_out = [dict(rows[0], train_split='train', curve=[[0, {key: 0.0}], [10, {key: 0.5}]])]
+    text = sanity.table(rows + held_out)
+    assert '| bevdet | val | off | demo | 10 | 0,1,2 |' in text and '0.200 +- 0.100' in text
+    assert '| bevdet | val | off | demo | 0 | 0,1,2 |' in text
+    assert '| bevdet | train | off | demo | 10 | 0 | n/a | n/a | n/a | n/a | 0.500 | n/a |' in text
 
 
 @pytest.mark.slow

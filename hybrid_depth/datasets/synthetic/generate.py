@@ -75,7 +75,7 @@ def _frame_count(preset: SyntheticPreset, formats: Sequence[str]) -> int:
 
 def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tiny', seed: int = 0,
                        formats: Sequence[str] = FORMATS, force: bool = False, progress: bool = True,
-                       mmdet3d_infos: bool = False) -> SyntheticPaths:
+                       mmdet3d_infos: bool = False, workers: int = 1) -> SyntheticPaths:
     """Render the world and write it in the requested formats.
 
     The folder is built under a temporary name next to ``out_dir`` and renamed when complete, so an
@@ -90,17 +90,21 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
         progress: show a tqdm progress bar.
         mmdet3d_infos: also run mmdet3d's nuScenes info creation (``nuscenes_infos_{train,val}.pkl`` in the
             nuScenes root, see :mod:`.mmdet3d_infos`).
+        workers: processes rendering the 10 nuScenes scenes in parallel (1: in this process); the files are
+            identical for any value.
 
     Returns:
         The output paths.
 
     Raises:
         FileExistsError: ``out_dir`` is not empty and ``force`` is False.
-        ValueError: an unknown format.
+        ValueError: an unknown format, or ``workers`` < 1.
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise ValueError(f'unknown format(s) {bad}; choose from {list(FORMATS)}')
+    if workers < 1:
+        raise ValueError(f'workers must be >= 1, got {workers}')
     preset_name = preset if isinstance(preset, str) else 'custom'
     cfg = get_preset(preset) if isinstance(preset, str) else preset
     out = Path(out_dir).absolute()
@@ -110,7 +114,8 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
             tqdm(total=_frame_count(cfg, formats), desc='synthetic world', unit='frame',
                  disable=not progress) as bar:
         if 'nuscenes' in formats:
-            counts['nuscenes'] = write_nuscenes(tmp / 'nuscenes', cfg.nuscenes, seed, bar.update)
+            counts['nuscenes'] = write_nuscenes(tmp / 'nuscenes', cfg.nuscenes, seed, bar.update,
+                                                workers=workers)
         if 'nuscenes' in formats and mmdet3d_infos:
             create_mmdet3d_nuscenes_infos(tmp / 'nuscenes')
         if 'kitti' in formats:

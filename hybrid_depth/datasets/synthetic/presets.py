@@ -73,8 +73,11 @@ PRESETS: dict[str, SyntheticPreset] = {
         NuScenesConfig(keyframes=2, cam_sweeps=2, scale=0.25, lidar_azimuth=1080),
         KittiConfig(drives=3, frames=4, test_drives=1, scale=0.4, lidar_azimuth=900),
         TuSimpleConfig(clips=3, frames=1, scale=0.5)),
+    # the demo's world: nuScenes at the demo detectors' resolution (352 x 198 -> their 128 x 352 crop) and the real
+    # v1.0-mini's scene length (~40 keyframes: 320 train / 80 val samples); no camera sweeps (nothing in the demo
+    # reads them) keeps the render at ~5 min on 2 cores
     'small': SyntheticPreset(
-        NuScenesConfig(keyframes=4, cam_sweeps=2, scale=0.5, lidar_azimuth=1440),
+        NuScenesConfig(keyframes=40, cam_sweeps=0, scale=0.22, lidar_azimuth=1440),
         KittiConfig(drives=3, frames=10, test_drives=1, scale=0.75, lidar_azimuth=1500),
         TuSimpleConfig(clips=8, frames=1, scale=0.75)),
     'full': SyntheticPreset(

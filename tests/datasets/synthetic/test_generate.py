@@ -1,7 +1,9 @@
 """Generation: determinism, refusal to overwrite, atomic writes, presets and the CLI."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +36,30 @@ def test_same_seed_gives_identical_bytes(tmp_path):
     assert da == db
     assert any(name.endswith('.jpg') for name in da)
     assert da['nuscenes/v1.0-mini/sample_annotation.json'] != dc['nuscenes/v1.0-mini/sample_annotation.json']
+
+
+def test_parallel_scenes_match_serial(tmp_path):
+    """workers=2 renders the nuScenes scenes in a pool: same files, same bytes, same progress total."""
+    from hybrid_depth.datasets.synthetic.nuscenes_writer import MINI_SCENES, write_nuscenes
+    cfg = dataclasses.replace(_micro().nuscenes, cam_sweeps=1)  # sweeps too
+    frames = {1: [], 2: []}
+    for workers in frames:
+        write_nuscenes(tmp_path / f'w{workers}', cfg, 3, frames[workers].append, workers=workers)
+    serial, parallel = _digest(tmp_path / 'w1'), _digest(tmp_path / 'w2')
+    assert len(serial) > 100 and any(name.endswith('.pcd.bin') for name in serial)
+    assert parallel == serial
+    per_scene = 6 * (cfg.keyframes + (cfg.keyframes - 1) * cfg.cam_sweeps)
+    assert sum(frames[1]) == sum(frames[2]) == len(MINI_SCENES) * per_scene
+    assert frames[2] == [per_scene] * len(MINI_SCENES)  # one call per finished scene
+    with pytest.raises(ValueError, match='workers'):
+        generate_synthetic(tmp_path / 'bad', _micro(), workers=0)
+    spec = importlib.util.spec_from_file_location('make_synthetic', ROOT / 'tools' / 'make_synthetic.py')
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    assert cli.parse_args(['--out-dir', 'x', '--workers', '3']).workers == 3
+    assert 1 <= cli.parse_args(['--out-dir', 'x']).workers <= 10
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--out-dir', 'x', '--workers', '0'])
 
 
 def test_refuses_non_empty_folder_without_force(tmp_path):
@@ -72,7 +98,13 @@ def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
 
 def test_presets_and_bad_options():
     tiny, small = get_preset('tiny'), get_preset('small')
-    assert small.nuscenes.keyframes > tiny.nuscenes.keyframes and small.nuscenes.scale > tiny.nuscenes.scale
+    assert small.nuscenes.keyframes > tiny.nuscenes.keyframes and small.kitti.scale > tiny.kitti.scale
+    # the demo world: rendered at the width the demo detectors feed (no resampling before their crop), and the
+    # real v1.0-mini's scene length (2 val scenes of ~40 keyframes: 81 val samples there, 80 here)
+    from hybrid_depth.engine.cli import load_config
+    demo = load_config(str(ROOT / 'configs/demo/bevdet_hybrid_demo.py'))
+    assert round(1600 * small.nuscenes.scale) == demo.input_size[1]
+    assert small.nuscenes.keyframes == 40
     assert get_preset('full', nuscenes_keyframes=7).nuscenes.keyframes == 7
     with pytest.raises(KeyError, match='nuscenes_frames'):
         get_preset('full', nuscenes_frames=3)
