@@ -48,8 +48,9 @@ Usage::
     python benchmarks/paper_tables.py --report work_dirs/paper_tables/results.jsonl       # print the tables again
 
 Runtime (this 2-core CPU, 1 Dec 2026, shared with other trainings): Table 1 with 3 seeds took 98 min of run time
-(coarse 18 min, Monodepth2 22 min, the two fine rows 58 min); Table 8 is 15 detector runs of 10-17 min plus 3
-exports, about 3-4 h alone, so about 5 h for both tables.
+(coarse 18 min, Monodepth2 22 min, the two fine rows 58 min); Table 8 is 15 detector runs of about 13-14 min
+(320 iterations at 2.2-2.4 s, then the test on 80 samples) plus 3 exports, about 3.5 h alone, so about 5 h for both
+tables.
 
 Caveat: every tower here is a random-init tiny model (a tiny CLIP, a 4-block DINOv2-style ViT, a ResNet-18 instead
 of ImageNet weights) trained on a small synthetic world, so the tables show whether the pipelines learn and how they

@@ -165,11 +165,17 @@ METRICS = [
 
 
 def _records(stage_dir: Path) -> list[dict]:
-    """The JSON records of the newest mmengine run in a stage's work dir (``<timestamp>/<timestamp>.json``)."""
-    logs = sorted(stage_dir.glob('*/*.json'))
-    if not logs:
-        return []
-    return [json.loads(line) for line in logs[-1].read_text().splitlines() if line.strip()]
+    """The JSON records of the newest mmengine run in a stage's work dir.
+
+    mmengine writes a test run's records to ``<timestamp>/<timestamp>.json`` and a training run's to
+    ``<timestamp>/vis_data/<timestamp>.json`` (next to ``scalars.json``); the newest timestamp wins.
+    """
+    runs = sorted(p for p in stage_dir.glob('*') if p.is_dir())
+    for run in reversed(runs):
+        for log in (run / f'{run.name}.json', run / 'vis_data' / f'{run.name}.json'):
+            if log.is_file():
+                return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return []
 
 
 def _pick(record: dict | None, suffix: str) -> float | None:

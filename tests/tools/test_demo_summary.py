@@ -26,14 +26,16 @@ def test_metric_summary_reads_the_newest_test_log(tmp_path):
     lines = demo.metric_summary(tmp_path)
     assert lines == ['KITTI Eigen (fine depth): abs_rel 0.1230, rmse 4.5000',
                      'nuScenes val (BEVDet-hybrid): mAP 0.2500, NDS 0.3000, car AP@2m 0.5000']
-    # the untrained baselines: the first record with metrics in the baseline stage's newest log
-    train = tmp_path / 'bevdet' / '20260102_000000'
+    # the untrained baselines: the first record with metrics in the baseline stage's newest log; a training run
+    # writes its records where mmengine's Runner does, under vis_data/ (next to scalars.json)
+    train = tmp_path / 'bevdet' / '20260102_000000' / 'vis_data'
     train.mkdir(parents=True)
     records = [{'NuScenes metric/pred_instances_3d_NuScenes/mAP': 0.0,
                 'NuScenes metric/pred_instances_3d_NuScenes/NDS': 0.01, 'step': 0},
                {'loss': 3.0, 'step': 8},
                {'NuScenes metric/pred_instances_3d_NuScenes/mAP': 0.2, 'step': 24}]
     (train / '20260102_000000.json').write_text(''.join(json.dumps(r) + '\n' for r in records))
+    (train / 'scalars.json').write_text(json.dumps({'loss': 9.0}) + '\n')
     base = tmp_path / 'depth_baseline' / '20260101_000000'
     base.mkdir(parents=True)
     (base / '20260101_000000.json').write_text(json.dumps({'kitti_eigen/abs_rel': 0.5}) + '\n')
