@@ -2,7 +2,7 @@
 
 Examples::
 
-    python tools/visualize.py configs/demo/bevdet_hybrid_demo.py work_dirs/bevdet_hybrid_demo/epoch_24.pth \\
+    python tools/visualize.py configs/demo/bevdet_hybrid_demo.py work_dirs/bevdet_hybrid_demo/epoch_2.pth \\
         --out-dir vis --num-samples 4
     python tools/visualize.py configs/demo/depth_fine_kitti.py work_dirs/depth_fine/epoch_35.pth --out-dir vis
 
