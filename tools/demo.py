@@ -105,7 +105,7 @@ def build_stages() -> list[Stage]:
               lambda a: _py('tools/visualize.py', 'configs/demo/bevdet_hybrid_demo.py',
                             _last_checkpoint(a.work_dir / 'bevdet'), '--out-dir', w(a, 'vis'), '--num-samples', '4'),
               needs_files=['tools/visualize.py', 'configs/demo/bevdet_hybrid_demo.py'], after=['bevdet']),
-        # with --fbbev: FB-BEV-hybrid from the same export (about 11 more minutes on 2 cores)
+        # with --fbbev: FB-BEV-hybrid from the same export (320 more iterations and a test: ~15-20 min on 2 cores)
         Stage('fbbev', 'fine-tune FB-BEV-hybrid on the synthetic nuScenes from the same export',
               lambda a: _py('tools/train.py', 'configs/demo/fbbev_hybrid_demo.py', '--work-dir', w(a, 'fbbev'),
                             '--cfg-options',
