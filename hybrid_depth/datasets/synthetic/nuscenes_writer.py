@@ -247,15 +247,6 @@ def _write_scene_star(args: tuple) -> dict:
     return _write_scene(*args)
 
 
-def _init_worker() -> None:
-    """Pool initializer: one BLAS thread per worker process (when threadpoolctl is available)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(limits=1)
-
-
 def _collect(results: Iterable[dict], tables: dict[str, list], map_logs: dict[str, list], placements: dict,
              progress: Callable[[int], None] | None) -> None:
     """Append each scene's rows (in ``MINI_SCENES`` order) to the shared tables."""
@@ -310,7 +301,7 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
     else:
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context('fork' if 'fork' in methods else None)
-        with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+        with ctx.Pool(min(workers, len(jobs))) as pool:
             # imap keeps scene order, so the tables are concatenated exactly as in the serial path
             _collect(pool.imap(_write_scene_star, jobs), tables, map_logs, placements, progress)
 
