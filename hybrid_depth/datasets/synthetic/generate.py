@@ -90,8 +90,8 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
         progress: show a tqdm progress bar.
         mmdet3d_infos: also run mmdet3d's nuScenes info creation (``nuscenes_infos_{train,val}.pkl`` in the
             nuScenes root, see :mod:`.mmdet3d_infos`).
-        workers: processes rendering the 10 nuScenes scenes in parallel (1: in this process); the files are
-            identical for any value.
+        workers: processes rendering the 10 nuScenes scenes in parallel, and updating the mmdet3d infos
+            (1: in this process); the files are identical for any value.
 
     Returns:
         The output paths.
@@ -117,7 +117,7 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
             counts['nuscenes'] = write_nuscenes(tmp / 'nuscenes', cfg.nuscenes, seed, bar.update,
                                                 workers=workers)
         if 'nuscenes' in formats and mmdet3d_infos:
-            create_mmdet3d_nuscenes_infos(tmp / 'nuscenes')
+            create_mmdet3d_nuscenes_infos(tmp / 'nuscenes', workers=workers)
         if 'kitti' in formats:
             counts['kitti'] = write_kitti(tmp / 'kitti_raw', cfg.kitti, seed, bar.update)
         if 'tusimple' in formats:
