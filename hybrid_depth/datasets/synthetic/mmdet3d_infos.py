@@ -23,6 +23,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -52,12 +53,28 @@ def load_mmdet3d_converter(name: str) -> ModuleType:
 
 @contextlib.contextmanager
 def _quiet(enabled: bool):
-    with contextlib.ExitStack() as stack:
-        if enabled:
-            sink = io.StringIO()
-            stack.enter_context(contextlib.redirect_stdout(sink))
-            stack.enter_context(contextlib.redirect_stderr(sink))
+    """Silence the converters: Python-level prints and, at the file-descriptor level, mmengine's progress bars
+    (``mmengine.track_iter_progress`` binds ``sys.stdout`` as a default argument at import, so redirecting
+    ``sys.stdout`` alone does not reach them)."""
+    if not enabled:
         yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        sys.__stdout__.flush()
+        sys.__stderr__.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
 
 
 def _update_chunk(workdir: str, pkl_path: str, out_dir: str, quiet: bool) -> str:

@@ -19,9 +19,12 @@ def _root_copy(src, dst):
     return dst
 
 
-def test_parallel_infos_equal_serial(synthetic_world, synthetic_nuscenes_infos, tmp_path):
+def test_parallel_infos_equal_serial(synthetic_world, synthetic_nuscenes_infos, tmp_path, capfd):
     root = _root_copy(synthetic_world.nuscenes, tmp_path / 'nuscenes')
+    capfd.readouterr()
     out = create_mmdet3d_nuscenes_infos(root, workers=3)  # 3 chunks per split: uneven sizes, >1 chunk per process
+    printed = capfd.readouterr()
+    assert 'task/s' not in printed.out + printed.err, 'quiet=True let mmengine progress bars through'
     assert not list(root.glob('*.part'))
     for split in ('train', 'val'):
         serial = pickle.loads(synthetic_nuscenes_infos[split].read_bytes())
