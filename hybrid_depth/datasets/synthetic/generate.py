@@ -117,7 +117,7 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
             counts['nuscenes'] = write_nuscenes(tmp / 'nuscenes', cfg.nuscenes, seed, bar.update,
                                                 workers=workers)
         if 'nuscenes' in formats and mmdet3d_infos:
-            bar.set_postfix_str("running mmdet3d's info converter (about 2 min for 'small')")
+            bar.set_postfix_str("running mmdet3d's info converter")
             create_mmdet3d_nuscenes_infos(tmp / 'nuscenes', workers=workers)
             bar.set_postfix_str('')
         if 'kitti' in formats:
