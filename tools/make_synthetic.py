@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--workers', type=_positive_int, default=min(os.cpu_count() or 1, 10),
                    help='processes rendering the 10 nuScenes scenes in parallel and updating the mmdet3d infos '
-                        '(1: serial; same files for any value; default: min(CPU count, 10))')
+                        '(1: serial; the same world for any value; default: min(CPU count, 10))')
     p.add_argument('--mmdet3d-infos', action='store_true',
                    help="also write mmdet3d's nuscenes_infos_{train,val}.pkl into the nuScenes root")
     p.add_argument('--contact-sheet', type=Path, default=None,

@@ -91,7 +91,8 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
         mmdet3d_infos: also run mmdet3d's nuScenes info creation (``nuscenes_infos_{train,val}.pkl`` in the
             nuScenes root, see :mod:`.mmdet3d_infos`).
         workers: processes rendering the 10 nuScenes scenes in parallel, and updating the mmdet3d infos
-            (1: in this process); the files are identical for any value.
+            (1: in this process); the rendered files are byte-identical for any value, the infos equal entry
+            for entry.
 
     Returns:
         The output paths.

@@ -12,7 +12,7 @@ With ``workers > 1`` the second step (70 % of the time: mmdet3d projects every a
 for ``cam_instances``) runs on contiguous chunks of each split in a process pool, each chunk through the same
 ``update_pkl_infos``; the chunks are concatenated in order and ``sample_idx`` renumbered to the split's running
 index, which is the only per-sample field that depends on the position in the file. The result equals the
-serial file entry for entry (``tests/datasets/test_mmdet3d_infos_parallel.py``). The chunking and merge are
+serial file entry for entry (``tests/datasets/synthetic/test_mmdet3d_infos_parallel.py``). The chunking and merge are
 ours: mmdet3d has no parallel updater.
 """
 from __future__ import annotations
