@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
-import multiprocessing
 import os
 import pickle
 import sys
@@ -28,6 +27,8 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import ModuleType
+
+from .output import pool_context
 
 __all__ = ['mmdet3d_converter_dir', 'load_mmdet3d_converter', 'create_mmdet3d_nuscenes_infos',
            'merge_updated_chunks']
@@ -185,8 +186,7 @@ def _update_parallel(tmp: Path, out: dict[str, Path], workers: int, quiet: bool)
     (tmp / 'chunks_in').mkdir()
     (tmp / 'chunks_out').mkdir()
     chunks = {split: _split_v1_infos(path, workers, tmp / 'chunks_in') for split, path in out.items()}
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context('fork' if 'fork' in methods else None)
+    ctx = pool_context()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = {split: [pool.submit(_update_chunk, str(tmp), str(p), str(tmp / 'chunks_out'), quiet)
                            for p in paths] for split, paths in chunks.items()}

@@ -26,7 +26,6 @@ The ego drives at U(4, 15) m/s and weaves in its lane (yaw rates up to ~0.3 rad/
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from .classes import (
     NUSCENES_VISIBILITY,
     OBJECT_CLASSES,
 )
-from .output import dump_json, save_depth_png, save_jpeg, token
+from .output import dump_json, pool_context, save_depth_png, save_jpeg, token
 from .presets import NuScenesConfig
 from .renderer import render_camera, render_lidar_sweep
 from .sensor_timing import camera_trigger_offset, time_before_end
@@ -299,8 +298,7 @@ def write_nuscenes(root: Path, cfg: NuScenesConfig, seed: int,
         results = (_write_scene(*job, progress=progress) for job in jobs)
         _collect(results, tables, map_logs, placements, None)
     else:
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context('fork' if 'fork' in methods else None)
+        ctx = pool_context()
         with ctx.Pool(min(workers, len(jobs))) as pool:
             # imap keeps scene order, so the tables are concatenated exactly as in the serial path
             _collect(pool.imap(_write_scene_star, jobs), tables, map_logs, placements, progress)

@@ -1,10 +1,12 @@
-"""Deterministic file output shared by the writers: tokens, JPEG/PNG images, JSON tables, atomic folders."""
+"""Deterministic file output shared by the writers: tokens, JPEG/PNG images, JSON tables, atomic folders, and
+the start method of their process pools."""
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -16,10 +18,16 @@ import numpy as np
 from PIL import Image
 
 __all__ = ['token', 'save_jpeg', 'save_depth_png', 'load_depth_png', 'dump_json', 'atomic_directory',
-           'save_npz', 'JPEG_QUALITY', 'DEPTH_PNG_SCALE']
+           'save_npz', 'pool_context', 'JPEG_QUALITY', 'DEPTH_PNG_SCALE']
 
 JPEG_QUALITY = 95
 DEPTH_PNG_SCALE = 256.0  # uint16 value = depth [m] * 256 (KITTI depth-benchmark convention), 0 = no depth
+
+
+def pool_context() -> multiprocessing.context.BaseContext:
+    """The writers' process-pool context: ``fork`` where the platform has it (workers start without re-importing
+    torch and mmdet3d), else the platform default."""
+    return multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods() else None)
 
 
 def token(seed: int, *parts: object) -> str:
