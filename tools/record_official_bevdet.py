@@ -296,7 +296,7 @@ def record(mods, seed: int = SEED) -> tuple[dict, dict[str, np.ndarray]]:
         preds = modules['head']([bev_out])
         for t, p in enumerate(preds):
             for k, v in p[0].items():
-                out[f'head.{t}.{k}'] = v.numpy()
+                out[f'head.{t}.{k}'] = v.clone().numpy()
     # depth loss and its gradient, on sharp depth probabilities (some target bins far below 1e-6)
     logits = torch.randn(n, vt.D, *feats.shape[-2:], generator=g) * 12
     probs = logits.softmax(1).requires_grad_(True)
@@ -311,7 +311,8 @@ def record(mods, seed: int = SEED) -> tuple[dict, dict[str, np.ndarray]]:
         for t, v in enumerate(per_task):
             out[f'targets.{name}.{t}'] = v.numpy()
     with torch.no_grad():
-        losses = head.loss([boxes], [r['gt_labels']], preds)
+        # the official loss applies clip_sigmoid (in place) to the heatmaps: give it a copy
+        losses = head.loss([boxes], [r['gt_labels']], [[{k: v.clone() for k, v in p[0].items()}] for p in preds])
     for k, v in losses.items():
         out[f'loss.{k}'] = v.numpy()
     metas = [dict(box_type_3d=LiDARInstance3DBoxes)]
