@@ -47,16 +47,17 @@ def load_torch_file(path: str | os.PathLike, what: str = 'checkpoint', **kwargs:
     try:
         return torch.load(path, map_location='cpu', **kwargs)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if 'Unsupported global' in str(err):
-            raise CheckpointFileError(f'{what} holds objects that safe loading refuses ({size} bytes): {path}: '
-                                      f'{first}') from err
-        raise CheckpointFileError(f'{what} is not a PyTorch checkpoint or is corrupt ({size} bytes): {path}: '
-                                  f'{first}') from err
+            found = str(err).split('Unsupported global:')[-1].split('.')[0:3]
+            raise CheckpointFileError(f'{what} holds objects that safe loading refuses ({".".join(found).strip()}; '
+                                      f'{size} bytes): {path}') from err
+        raise CheckpointFileError(f'{what} is not a PyTorch checkpoint or is corrupt (unpickling failed, '
+                                  f'{size} bytes): {path}') from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, AttributeError,
             UnicodeDecodeError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise CheckpointFileError(f'{what} is truncated or corrupt ({size} bytes): {path}: {first}') from err
+        reason = ('its zip archive is incomplete' if 'zip archive' in str(err) or 'central directory' in str(err)
+                  else f'{type(err).__name__}: {(str(err).strip().splitlines() or [""])[0][:80]}')
+        raise CheckpointFileError(f'{what} is truncated or corrupt ({reason}; {size} bytes): {path}') from err
 
 
 def _prefixes(keys: Iterable[str]) -> list[str]:
