@@ -51,7 +51,7 @@ def check_nuscenes(root: Path, version: str) -> int:
     """
     tables = root / version
     if not (tables / 'sample.json').is_file():
-        raise NuScenesIntegrityError(f'no nuScenes tables at {tables} (sample.json missing)')
+        raise NuScenesIntegrityError(f'nuScenes table not found: {tables / "sample.json"} (no tables of {version})')
 
     def load(name: str) -> list[dict]:
         path = tables / f'{name}.json'
