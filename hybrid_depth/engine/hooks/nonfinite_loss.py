@@ -5,7 +5,7 @@ checkpoints of NaN weights over the good ones. :class:`NonFiniteLossHook` checks
 each iteration and raises :class:`NonFiniteLossError` at the first NaN / inf. It runs before the
 ``CheckpointHook``, so no checkpoint of that iteration is written: the last checkpoint on disk holds the last
 good weights and ``tools/train.py --resume`` continues from it. ``configs/_base_/default_runtime.py`` turns it
-on; ``--cfg-options default_hooks.nonfinite_loss=None`` keeps mmengine's behaviour.
+on; ``--cfg-options default_hooks.nonfinite_loss.enabled=False`` keeps mmengine's behaviour (train on).
 """
 from __future__ import annotations
 
@@ -23,12 +23,19 @@ class NonFiniteLossError(FloatingPointError):
 
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):
-    """Raise :class:`NonFiniteLossError` after the first iteration whose loss terms are not all finite."""
+    """Raise :class:`NonFiniteLossError` after the first iteration whose loss terms are not all finite.
+
+    Args:
+        enabled: ``False`` keeps mmengine's behaviour (log the NaN and train on).
+    """
 
     priority = 'ABOVE_NORMAL'  # before CheckpointHook (VERY_LOW): the diverged weights are never saved
 
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs: dict | None = None) -> None:
-        if not outputs:
+        if not self.enabled or not outputs:
             return
         bad = {k: float(v) for k, v in outputs.items() if 'loss' in k and not math.isfinite(float(v))}
         if not bad:
