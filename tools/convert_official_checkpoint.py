@@ -39,6 +39,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root
 
 import torch  # noqa: E402
 
+from hybrid_depth.utils.checkpoint import CheckpointFileError, load_torch_file  # noqa: E402
 from tools.export_backbone import DEFAULT_DROP, DEFAULT_MAPPING, atomic_save, convert_state_dict  # noqa: E402
 
 FINE_CONFIG = 'configs/hybrid_depth/fine_kitti.py'
@@ -75,9 +76,11 @@ def load_official(path: str) -> dict:
     if not osp.isfile(path):
         raise FileNotFoundError(f'official checkpoint not found: {path}')
     try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError:
-        return torch.load(path, map_location='cpu', weights_only=False, pickle_module=_lenient_pickle)
+        return load_torch_file(path, 'official checkpoint', weights_only=True)
+    except CheckpointFileError as err:
+        if 'Unsupported global' not in str(err.__cause__):  # only a Lightning file's objects get a 2nd try
+            raise
+        return load_torch_file(path, 'official checkpoint', weights_only=False, pickle_module=_lenient_pickle)
 
 
 def expected_shapes(config: str) -> dict[str, tuple[int, ...]]:
@@ -171,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OfficialCheckpointError, FileNotFoundError, KeyError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
+    except CheckpointFileError as e:  # an official file that cannot be read: one line naming it
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     for kind, obj in results.items():
         out = osp.join(args.out_dir, OUTPUTS[kind])
         atomic_save(obj, out)

@@ -10,7 +10,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='Det3DVisualizationHook'))
+    visualization=dict(type='Det3DVisualizationHook'),
+    # stop at the first NaN / inf loss, naming iteration and term (enabled=False: mmengine's behaviour, train on)
+    nonfinite_loss=dict(type='NonFiniteLossHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

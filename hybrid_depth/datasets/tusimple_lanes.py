@@ -21,10 +21,33 @@ from mmengine.dataset import BaseDataset
 
 from .file_readers import DataFileError
 
-__all__ = ['TuSimpleLaneOrderDataset', 'lane_points_near_to_far']
+__all__ = ['TuSimpleLaneOrderDataset', 'lane_points_near_to_far', 'parse_label_line']
 
 
 SPACINGS = ('official', 'linspace')
+
+
+def parse_label_line(line: str, where: str) -> dict:
+    """One TuSimple label line: ``{'lanes': [[x, ...], ...], 'h_samples': [y, ...], 'raw_file': str}``.
+
+    Raises:
+        DataFileError: naming ``where`` (``file:line``) when the line is not JSON or lacks / mistypes a field.
+    """
+    try:
+        label = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise DataFileError(f'TuSimple label file {where}: not a JSON label line: {err}') from err
+    if not isinstance(label, dict):
+        raise DataFileError(f'TuSimple label file {where}: a JSON {type(label).__name__}, not an object')
+    lacks = [k for k, t in (('lanes', list), ('h_samples', list), ('raw_file', str))
+             if not isinstance(label.get(k), t)]
+    if lacks:
+        raise DataFileError(f'TuSimple label file {where}: missing or mistyped {lacks} '
+                            '(expected lanes: list, h_samples: list, raw_file: str)')
+    if any(not isinstance(lane, list) or len(lane) != len(label['h_samples']) for lane in label['lanes']):
+        raise DataFileError(f'TuSimple label file {where}: a lane has not one x per h_sample '
+                            f'({len(label["h_samples"])})')
+    return label
 
 
 def lane_points_near_to_far(xs: Sequence[float], h_samples: Sequence[float], num_points: int = 7,
@@ -96,24 +119,27 @@ class TuSimpleLaneOrderDataset(BaseDataset):
             path = osp.join(self.data_root, label_file)
             if not osp.isfile(path):
                 raise FileNotFoundError(f'TuSimple label file not found: {path}')
-            with open(path) as f:
-                for n, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        label = json.loads(line)
-                    except json.JSONDecodeError as err:
-                        raise DataFileError(f'{path}:{n}: not a JSON label line: {err}') from err
-                    groups = [g for lane in label['lanes']
-                              if (g := lane_points_near_to_far(lane, label['h_samples'], self.num_points,
-                                                              self.spacing))
-                              is not None]
-                    if len(groups) < self.min_lanes:
-                        continue
-                    img = osp.join(self.data_root, label['raw_file'])
-                    if not osp.isfile(img):
-                        raise FileNotFoundError(f'TuSimple image named in {path} not found: {img}')
-                    points = np.stack(groups).astype(np.float32)  # (G, P, 2)
-                    data_list.append({'sample_idx': len(data_list), 'frame_paths': {0: img}, 'img_path': img,
-                                      'points': points, 'points_valid': np.ones(points.shape[:2], bool)})
+            try:
+                with open(path) as f:
+                    lines = f.read().splitlines()
+            except UnicodeDecodeError as err:
+                raise DataFileError(f'TuSimple label file is not text: {path}') from err
+            if not any(line.strip() for line in lines):
+                raise DataFileError(f'TuSimple label file has no label line (empty): {path}')
+            for n, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                label = parse_label_line(line, f'{path}:{n}')
+                groups = [g for lane in label['lanes']
+                          if (g := lane_points_near_to_far(lane, label['h_samples'], self.num_points,
+                                                          self.spacing))
+                          is not None]
+                if len(groups) < self.min_lanes:
+                    continue
+                img = osp.join(self.data_root, label['raw_file'])
+                if not osp.isfile(img):
+                    raise FileNotFoundError(f'TuSimple image named in {path} not found: {img}')
+                points = np.stack(groups).astype(np.float32)  # (G, P, 2)
+                data_list.append({'sample_idx': len(data_list), 'frame_paths': {0: img}, 'img_path': img,
+                                  'points': points, 'points_valid': np.ones(points.shape[:2], bool)})
         return data_list

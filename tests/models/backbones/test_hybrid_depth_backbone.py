@@ -15,6 +15,7 @@ import hybrid_depth.models.depth_branch  # noqa: F401
 from hybrid_depth.geometry import disp_to_depth
 from hybrid_depth.models import TINY_CLIP_CFG, HybridEncoder
 from hybrid_depth.models.backbones import HybridDepthBackbone
+from hybrid_depth.utils.checkpoint import CheckpointFileError
 
 ROOT = Path(__file__).resolve().parents[3]
 init_default_scope('mmdet3d')
@@ -80,7 +81,7 @@ def test_backbone_loads_export(tmp_path):
     assert backbone.missing_from_checkpoint == []
     for name, value in backbone.encoder.state_dict().items():
         torch.testing.assert_close(value, depth_model[f'encoder.{name}'])
-    with pytest.raises(KeyError, match="no weights with prefix 'backbone.'"):
+    with pytest.raises(CheckpointFileError, match="no weights with prefix 'backbone.'"):
         torch.save({'state_dict': {'other.w': torch.zeros(1)}}, tmp_path / 'bad.pth')
         HybridDepthBackbone(preset='tiny', checkpoint=str(tmp_path / 'bad.pth'))
 
