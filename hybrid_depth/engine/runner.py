@@ -15,7 +15,8 @@
    :class:`~hybrid_depth.utils.checkpoint.CheckpointFileError` naming it; so is a checkpoint none of whose
    weights fit the model (a detector checkpoint given to a depth config, or the reverse: mmengine would load
    nothing and only warn), and, when testing, one that leaves model weights out (``model.test_unused_prefixes``
-   lists the parts prediction never runs, e.g. the PoseNet). Training with ``load_from`` may start from part of
+   lists the parts prediction never runs, e.g. the PoseNet; ``tools/test.py --partial-checkpoint`` evaluates a start
+   point on purpose). Training with ``load_from`` may start from part of
    a model (the fine stage from the coarse checkpoint).
 """
 from __future__ import annotations
@@ -125,7 +126,8 @@ class HybridDepthRunner(Runner):
         return MMDistributedDataParallel(module=model.to('cpu'), device_ids=None, **kwargs)
 
     def test(self) -> dict:
-        self._testing = True  # the checkpoint must hold every weight prediction uses
+        # the checkpoint must hold every weight prediction uses, unless tools/test.py --partial-checkpoint
+        self._testing = not self.cfg.get('partial_checkpoint', False)
         try:
             return super().test()
         finally:

@@ -147,6 +147,19 @@ def test_checkpoint(kind, tmp_path, capsys):
         assert 'a BEV detector' in last
 
 
+def test_partial_checkpoint_needs_the_flag(tmp_path, capsys):
+    """A checkpoint without some of the model's weights: an error, unless ``--partial-checkpoint`` (a start point)."""
+    from tests.fixtures.tiny_regression import TinyLinearRegressor
+    ckpt = tmp_path / 'partial.pth'
+    state = TinyLinearRegressor(4).state_dict()
+    torch.save({'state_dict': {'linear.weight': state['linear.weight']}, 'meta': {}}, ckpt)  # no linear.bias
+    argv = [str(TINY), str(ckpt), '--work-dir', str(tmp_path / 'w')]
+    code, last = run_main('test', argv, capsys)
+    check('checkpoint/partial', code, last, ckpt)
+    assert 'lacks 1 of the 2 weights' in last
+    assert run_main('test', [*argv, '--partial-checkpoint'], capsys)[0] == 0
+
+
 # --- nuScenes tables (tools/create_data.py) ----------------------------------------------------------------
 @pytest.mark.parametrize('kind', KINDS)
 def test_nuscenes_table(kind, synthetic_world, tmp_path, capsys):
