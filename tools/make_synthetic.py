@@ -6,6 +6,7 @@ Examples::
     python tools/make_synthetic.py --out-dir data/synthetic --preset tiny
     python tools/make_synthetic.py --out-dir data/synthetic --preset small --mmdet3d-infos --force
     python tools/make_synthetic.py --out-dir data/synthetic --preset full --nuscenes-keyframes 40 --force
+    python tools/make_synthetic.py --out-dir data/synthetic_depth --preset depth --formats kitti --workers 16
     python tools/make_synthetic.py --contact-sheet docs/images/synthetic_contact_sheet.png
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from hybrid_depth.datasets.synthetic.contact_sheet import make_contact_sheet  # 
 from hybrid_depth.utils.atomic import stale_partials  # noqa: E402
 
 OVERRIDES = (('nuscenes_keyframes', int), ('nuscenes_cam_sweeps', int), ('nuscenes_lidar_azimuth', int),
-             ('kitti_drives', int), ('kitti_frames', int), ('kitti_test_drives', int),
+             ('kitti_drives', int), ('kitti_frames', int), ('kitti_test_drives', int), ('kitti_test_frames', int),
              ('tusimple_clips', int), ('tusimple_frames', int))
 
 
@@ -46,8 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--force', action='store_true', help='replace a non-empty --out-dir')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--workers', type=_positive_int, default=min(os.cpu_count() or 1, 10),
-                   help='processes rendering the 10 nuScenes scenes in parallel and updating the mmdet3d infos '
-                        '(1: serial; the same world for any value; default: min(CPU count, 10))')
+                   help='processes rendering the 10 nuScenes scenes or the KITTI drives in parallel and updating '
+                        'the mmdet3d infos (1: serial; the same world for any value; default: min(CPU count, 10))')
     p.add_argument('--mmdet3d-infos', action='store_true',
                    help="also write mmdet3d's nuscenes_infos_{train,val}.pkl into the nuScenes root")
     p.add_argument('--contact-sheet', type=Path, default=None,

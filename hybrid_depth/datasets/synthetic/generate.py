@@ -83,16 +83,16 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
 
     Args:
         out_dir: output folder; must be absent or empty unless ``force``.
-        preset: a preset name (``'tiny'``, ``'small'``, ``'full'``) or a :class:`SyntheticPreset`.
+        preset: a preset name (``'tiny'``, ``'small'``, ``'depth'``, ``'full'``) or a :class:`SyntheticPreset`.
         seed: world seed; the same seed gives byte-identical files.
         formats: any of ``'nuscenes'``, ``'kitti'``, ``'tusimple'``.
         force: replace a non-empty ``out_dir``.
         progress: show a tqdm progress bar.
         mmdet3d_infos: also run mmdet3d's nuScenes info creation (``nuscenes_infos_{train,val}.pkl`` in the
             nuScenes root, see :mod:`.mmdet3d_infos`).
-        workers: processes rendering the 10 nuScenes scenes in parallel, and updating the mmdet3d infos
-            (1: in this process); the rendered files are byte-identical for any value, the infos equal entry
-            for entry.
+        workers: processes rendering the 10 nuScenes scenes or the KITTI drives in parallel, and updating the
+            mmdet3d infos (1: in this process); the rendered files are byte-identical for any value, the infos
+            equal entry for entry.
 
     Returns:
         The output paths.
@@ -122,7 +122,7 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
             create_mmdet3d_nuscenes_infos(tmp / 'nuscenes', workers=workers)
             bar.set_postfix_str('')
         if 'kitti' in formats:
-            counts['kitti'] = write_kitti(tmp / 'kitti_raw', cfg.kitti, seed, bar.update)
+            counts['kitti'] = write_kitti(tmp / 'kitti_raw', cfg.kitti, seed, bar.update, workers=workers)
         if 'tusimple' in formats:
             counts['tusimple'] = write_tusimple(tmp / 'tusimple', cfg.tusimple, seed, bar.update)
         meta = {'preset': preset_name, 'seed': seed, 'formats': list(formats), 'config': asdict(cfg),

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .camera_rig import KITTI_BASELINE, kitti_cameras, kitti_lidar
-from .output import save_jpeg, save_npz, token
+from .output import pool_context, save_jpeg, save_npz, token
 from .oxts import OXTS_FIELDS, mercator_xy, oxts_packet
 from .presets import KittiConfig
 from .renderer import render_camera, render_lidar
@@ -142,82 +142,127 @@ def _kitti_stamp(drive: int, ns: int) -> str:
     return f'{KITTI_DATE.replace("_", "-")} 13:{2 + drive + sec // 60:02d}:{sec % 60:02d}.{ns % 1_000_000_000:09d}'
 
 
+def _test_frames(cfg: KittiConfig) -> list[int]:
+    """Frames of one test drive in the Eigen split: all with both neighbours, or ``cfg.test_frames`` spread
+    evenly over them."""
+    inner = list(range(1, cfg.frames - 1))
+    if cfg.test_frames is None or cfg.test_frames >= len(inner):
+        return inner
+    return sorted({inner[round(i)] for i in np.linspace(0, len(inner) - 1, cfg.test_frames)})
+
+
+def _write_drive(root: Path, cfg: KittiConfig, seed: int, d: int,
+                 progress: Callable[[int], None] | None = None) -> dict:
+    """Render drive ``d`` (its frames, timestamps, OXTS, velodyne) and return its split lines.
+
+    Depends only on ``(cfg, seed, d)``: drives render in any order, in any process. The calib files must
+    already be in ``root / KITTI_DATE`` (test drives project their velodyne through them).
+
+    Returns:
+        ``{'train': [...], 'val': [...], 'test': [...]}`` split lines and ``'gt'``: one (H, W) float32 Eigen
+        ground-truth depth per test line.
+    """
+    cams = kitti_cameras(cfg.scale)
+    lidar = kitti_lidar(cfg.lidar_azimuth)
+    date_dir = root / KITTI_DATE
+    drive = f'{KITTI_DATE}_drive_{d + 1:04d}_sync'
+    world = make_world(int(token(seed, 'kitti', drive)[:8], 16), cfg.frames / FPS)
+    ddir = date_dir / drive
+    stamps, starts, ends = [], [], []
+    # the drive's road frame in a local Mercator frame: a seeded heading and offset near Karlsruhe
+    rng = np.random.default_rng([seed, d, 23])
+    heading = float(rng.uniform(-np.pi, np.pi))
+    scale = float(np.cos(np.deg2rad(KARLSRUHE[0])))
+    origin = mercator_xy(KARLSRUHE[0], KARLSRUHE[1], scale) + rng.uniform(-2000, 2000, 2)
+    T_merc_road = np.eye(4)
+    T_merc_road[:2, :2] = [[np.cos(heading), -np.sin(heading)], [np.sin(heading), np.cos(heading)]]
+    T_merc_road[:2, 3] = origin
+    T_ego_imu = lidar.T_ego_lidar.copy()
+    T_ego_imu[:3, 3] += T_VELO_IMU  # the IMU origin sits at T in the velodyne frame
+    for f in range(cfg.frames):
+        t = f / FPS
+        T_road_ego = world.ego_pose(t)
+        boxes = world.boxes_at(t)
+        for name in ('image_00', 'image_01', 'image_02', 'image_03'):
+            r = render_camera(world, boxes, T_road_ego @ cams[name].T_ego_cam, cams[name])
+            grey = name in ('image_00', 'image_01')
+            save_jpeg(ddir / name / 'data' / f'{f:010d}.jpg',
+                      np.round(r.rgb @ [0.299, 0.587, 0.114]).astype(np.uint8) if grey else r.rgb)
+        packet = oxts_packet(T_merc_road @ T_road_ego @ T_ego_imu, T_merc_road[:3, :3] @ world.ego_velocity(t),
+                             world.ego_yaw_rate(t), scale, KARLSRUHE[2])
+        odir = ddir / 'oxts' / 'data'
+        odir.mkdir(parents=True, exist_ok=True)
+        (odir / f'{f:010d}.txt').write_text(' '.join(f'{v + 0.0:.15g}' if isinstance(v, float) else str(v)
+                                                     for v in packet) + '\n')
+        scan = render_lidar(boxes, T_road_ego @ lidar.T_ego_lidar, lidar)
+        velo = scan.points[:, :4].copy()
+        velo[:, 3] = np.clip(velo[:, 3] / 100.0, 0, 1)  # KITTI reflectance in [0, 1]
+        vdir = ddir / 'velodyne_points' / 'data'
+        vdir.mkdir(parents=True, exist_ok=True)
+        velo.astype(np.float32).tofile(vdir / f'{f:010d}.bin')
+        ns = 964_389_445 + f * 100_000_000 + d * 7_000_000  # nanoseconds after 13:MM:25
+        stamps.append(_kitti_stamp(d, ns))
+        starts.append(_kitti_stamp(d, ns - 50_000_000))
+        ends.append(_kitti_stamp(d, ns + 50_000_000))
+        if progress:
+            progress(1)
+    for name in ('image_00', 'image_01', 'image_02', 'image_03', 'velodyne_points', 'oxts'):
+        (ddir / name / 'timestamps.txt').write_text('\n'.join(stamps) + '\n')
+    (ddir / 'velodyne_points' / 'timestamps_start.txt').write_text('\n'.join(starts) + '\n')
+    (ddir / 'velodyne_points' / 'timestamps_end.txt').write_text('\n'.join(ends) + '\n')
+    (ddir / 'oxts' / 'dataformat.txt').write_text('\n'.join(f'{n}:' for n in OXTS_FIELDS) + '\n')
+    lines: dict[str, list] = {'train': [], 'val': [], 'test': [], 'gt': []}
+    if d < cfg.drives - cfg.test_drives:
+        for f in range(1, cfg.frames - 1):  # frames with both temporal neighbours
+            for side in ('l', 'r'):
+                lines['val' if f % 5 == 4 else 'train'].append(f'{KITTI_DATE}/{drive} {f} {side}')
+    else:
+        for f in _test_frames(cfg):
+            lines['test'].append(f'{KITTI_DATE}/{drive} {f:010d} l')
+            velo = np.fromfile(ddir / 'velodyne_points' / 'data' / f'{f:010d}.bin', np.float32).reshape(-1, 4)
+            lines['gt'].append(kitti_depth_map(date_dir, velo, cam=2, vel_depth=True))
+    return lines
+
+
+def _write_drive_star(args: tuple) -> dict:
+    """:func:`_write_drive` on one argument tuple (for ``Pool.imap``)."""
+    return _write_drive(*args)
+
+
 def write_kitti(root: Path, cfg: KittiConfig, seed: int,
-                progress: Callable[[int], None] | None = None) -> dict:
+                progress: Callable[[int], None] | None = None, workers: int = 1) -> dict:
     """Render and write the KITTI raw drives, split files and Eigen ground truth.
 
     Args:
         root: output folder (Monodepth2's ``data_path``).
         cfg: writer settings.
         seed: world seed.
-        progress: optional callback, called with 1 after each rendered frame.
+        progress: optional callback, called with the number of frames rendered (1 per frame when
+            ``workers == 1``, one call per finished drive otherwise).
+        workers: drives rendered in parallel processes; 1 renders in this process. Files are identical.
 
     Returns:
         Summary counts (``drives``, ``frames``, ``train``, ``val``, ``test`` lines).
     """
+    if workers < 1:
+        raise ValueError(f'workers must be >= 1, got {workers}')
     root = Path(root)
-    cams = kitti_cameras(cfg.scale)
-    lidar = kitti_lidar(cfg.lidar_azimuth)
     date_dir = root / KITTI_DATE
     date_dir.mkdir(parents=True, exist_ok=True)
     for name, text in zip(('calib_cam_to_cam.txt', 'calib_velo_to_cam.txt', 'calib_imu_to_velo.txt'),
-                          _calib_texts(cams)):
+                          _calib_texts(kitti_cameras(cfg.scale))):
         (date_dir / name).write_text(text)
-    train, val, test = [], [], []
-    n_train_drives = cfg.drives - cfg.test_drives
-    for d in range(cfg.drives):
-        drive = f'{KITTI_DATE}_drive_{d + 1:04d}_sync'
-        world = make_world(int(token(seed, 'kitti', drive)[:8], 16), cfg.frames / FPS)
-        ddir = date_dir / drive
-        stamps, starts, ends = [], [], []
-        # the drive's road frame in a local Mercator frame: a seeded heading and offset near Karlsruhe
-        rng = np.random.default_rng([seed, d, 23])
-        heading = float(rng.uniform(-np.pi, np.pi))
-        scale = float(np.cos(np.deg2rad(KARLSRUHE[0])))
-        origin = mercator_xy(KARLSRUHE[0], KARLSRUHE[1], scale) + rng.uniform(-2000, 2000, 2)
-        T_merc_road = np.eye(4)
-        T_merc_road[:2, :2] = [[np.cos(heading), -np.sin(heading)], [np.sin(heading), np.cos(heading)]]
-        T_merc_road[:2, 3] = origin
-        T_ego_imu = lidar.T_ego_lidar.copy()
-        T_ego_imu[:3, 3] += T_VELO_IMU  # the IMU origin sits at T in the velodyne frame
-        for f in range(cfg.frames):
-            t = f / FPS
-            T_road_ego = world.ego_pose(t)
-            boxes = world.boxes_at(t)
-            for name in ('image_00', 'image_01', 'image_02', 'image_03'):
-                r = render_camera(world, boxes, T_road_ego @ cams[name].T_ego_cam, cams[name])
-                grey = name in ('image_00', 'image_01')
-                save_jpeg(ddir / name / 'data' / f'{f:010d}.jpg',
-                          np.round(r.rgb @ [0.299, 0.587, 0.114]).astype(np.uint8) if grey else r.rgb)
-            packet = oxts_packet(T_merc_road @ T_road_ego @ T_ego_imu, T_merc_road[:3, :3] @ world.ego_velocity(t),
-                                 world.ego_yaw_rate(t), scale, KARLSRUHE[2])
-            odir = ddir / 'oxts' / 'data'
-            odir.mkdir(parents=True, exist_ok=True)
-            (odir / f'{f:010d}.txt').write_text(' '.join(f'{v + 0.0:.15g}' if isinstance(v, float) else str(v)
-                                                         for v in packet) + '\n')
-            scan = render_lidar(boxes, T_road_ego @ lidar.T_ego_lidar, lidar)
-            velo = scan.points[:, :4].copy()
-            velo[:, 3] = np.clip(velo[:, 3] / 100.0, 0, 1)  # KITTI reflectance in [0, 1]
-            vdir = ddir / 'velodyne_points' / 'data'
-            vdir.mkdir(parents=True, exist_ok=True)
-            velo.astype(np.float32).tofile(vdir / f'{f:010d}.bin')
-            ns = 964_389_445 + f * 100_000_000 + d * 7_000_000  # nanoseconds after 13:MM:25
-            stamps.append(_kitti_stamp(d, ns))
-            starts.append(_kitti_stamp(d, ns - 50_000_000))
-            ends.append(_kitti_stamp(d, ns + 50_000_000))
-            if progress:
-                progress(1)
-        for name in ('image_00', 'image_01', 'image_02', 'image_03', 'velodyne_points', 'oxts'):
-            (ddir / name / 'timestamps.txt').write_text('\n'.join(stamps) + '\n')
-        (ddir / 'velodyne_points' / 'timestamps_start.txt').write_text('\n'.join(starts) + '\n')
-        (ddir / 'velodyne_points' / 'timestamps_end.txt').write_text('\n'.join(ends) + '\n')
-        (ddir / 'oxts' / 'dataformat.txt').write_text('\n'.join(f'{n}:' for n in OXTS_FIELDS) + '\n')
-        for f in range(1, cfg.frames - 1):  # frames with both temporal neighbours
-            if d < n_train_drives:
-                for side in ('l', 'r'):
-                    (val if f % 5 == 4 else train).append(f'{KITTI_DATE}/{drive} {f} {side}')
-            else:
-                test.append(f'{KITTI_DATE}/{drive} {f:010d} l')
+    jobs = [(root, cfg, seed, d) for d in range(cfg.drives)]
+    if workers == 1:
+        results = [_write_drive(*job, progress=progress) for job in jobs]
+    else:
+        with pool_context().Pool(min(workers, len(jobs))) as pool:
+            results = []
+            for res in pool.imap(_write_drive_star, jobs):  # drive order: the split files as in the serial path
+                results.append(res)
+                if progress:
+                    progress(cfg.frames)
+    train, val, test = ([line for r in results for line in r[k]] for k in ('train', 'val', 'test'))
     if not val:  # keep the val split non-empty for tiny presets
         val.append(train.pop())
     splits = root / 'splits'
@@ -226,12 +271,10 @@ def write_kitti(root: Path, cfg: KittiConfig, seed: int,
         (splits / rel).parent.mkdir(parents=True, exist_ok=True)
         (splits / rel).write_text('\n'.join(lines) + '\n')
     gt = np.empty(len(test), dtype=object)
-    for i, line in enumerate(test):
-        folder, frame, _ = line.split()
-        velo = np.fromfile(root / folder / 'velodyne_points' / 'data' / f'{int(frame):010d}.bin',
-                           np.float32).reshape(-1, 4)
-        gt[i] = kitti_depth_map(root / folder.split('/')[0], velo, cam=2, vel_depth=True)
+    for i, depth in enumerate(g for r in results for g in r['gt']):
+        # a copy with numpy's own float32 dtype: an array from a worker carries an unpickled dtype instance, and the
+        # pickled object array would then differ in bytes from the serial one
+        gt[i] = depth.astype(np.float32)
     save_npz(splits / 'eigen' / 'gt_depths.npz', data=gt)
     return {'drives': cfg.drives, 'frames': cfg.drives * cfg.frames, 'train': len(train), 'val': len(val),
-                'test': len(test)}
-
+            'test': len(test)}

@@ -1,4 +1,5 @@
-"""Size presets of the synthetic world: ``tiny`` (CI), ``small`` (the demo), ``full`` (configurable)."""
+"""Size presets of the synthetic world: ``tiny`` (CI), ``small`` (the demo), ``depth`` (the small world with a KITTI
+large enough to train and measure depth on), ``full`` (configurable)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
@@ -33,6 +34,8 @@ class KittiConfig:
         drives: number of drives; the last ``test_drives`` form the Eigen test split.
         frames: frames per drive (10 Hz).
         test_drives: drives reserved for ``splits/eigen/test_files.txt`` and ``gt_depths.npz``.
+        test_frames: Eigen test frames per test drive, spread evenly over its frames with both neighbours
+            (``None``: all of them).
         scale: image scale of the 1242 x 375 cameras.
         lidar_azimuth: velodyne firings per revolution and beam (64 beams).
     """
@@ -40,6 +43,7 @@ class KittiConfig:
     drives: int = 3
     frames: int = 5
     test_drives: int = 1
+    test_frames: int | None = None
     scale: float = 0.5
     lidar_azimuth: int = 1000
 
@@ -80,6 +84,13 @@ PRESETS: dict[str, SyntheticPreset] = {
         NuScenesConfig(keyframes=40, cam_sweeps=0, scale=0.22, lidar_azimuth=1440),
         KittiConfig(drives=3, frames=10, test_drives=1, scale=0.75, lidar_azimuth=1500),
         TuSimpleConfig(clips=8, frames=1, scale=0.75)),
+    # the small world with a KITTI to learn depth from and measure it on (issue 24): 40 train drives x 100 frames
+    # at the small preset's scale (6240 eigen_zhou train / 1600 val lines), 6 test drives x 20 frames spread over
+    # each (120 Eigen test frames); render KITTI alone with --formats kitti, in parallel with --workers
+    'depth': SyntheticPreset(
+        NuScenesConfig(keyframes=40, cam_sweeps=0, scale=0.22, lidar_azimuth=1440),
+        KittiConfig(drives=46, frames=100, test_drives=6, test_frames=20, scale=0.75, lidar_azimuth=1500),
+        TuSimpleConfig(clips=8, frames=1, scale=0.75)),
     'full': SyntheticPreset(
         NuScenesConfig(keyframes=20, cam_sweeps=5, scale=1.0, lidar_azimuth=2160),
         KittiConfig(drives=10, frames=50, test_drives=2, scale=1.0, lidar_azimuth=2000),
@@ -91,7 +102,7 @@ def get_preset(name: str, scale: float | None = None, **overrides: int | float) 
     """A preset with optional changes.
 
     Args:
-        name: ``'tiny'``, ``'small'`` or ``'full'``.
+        name: ``'tiny'``, ``'small'``, ``'depth'`` or ``'full'``.
         scale: if given, the image scale of every format.
         **overrides: ``<format>_<field>`` values, e.g. ``nuscenes_keyframes=10``, ``kitti_frames=100``.
 
@@ -120,4 +131,6 @@ def get_preset(name: str, scale: float | None = None, **overrides: int | float) 
         raise ValueError(f'nuscenes_cam_sweeps must be in 0..5 (got {parts["nuscenes"].cam_sweeps})')
     if parts['kitti'].frames < 3 or parts['kitti'].drives <= parts['kitti'].test_drives:
         raise ValueError('kitti needs frames >= 3 and more drives than test_drives')
+    if parts['kitti'].test_frames is not None and parts['kitti'].test_frames < 1:
+        raise ValueError(f'kitti_test_frames must be >= 1 (got {parts["kitti"].test_frames})')
     return SyntheticPreset(**parts)

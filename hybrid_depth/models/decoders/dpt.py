@@ -12,6 +12,14 @@ Output heads (``head``):
 - ``'sigmoid'`` (ours, an option): sigmoid disparity at ``num_scales`` scales in the Monodepth2 convention (scale
   ``s`` at ``(H // 2**s, W // 2**s)``) from fusion path ``s + 1`` (paths 1..4 sit at 8, 4, 2, 1 times the grid).
 
+Initialisation: PyTorch's defaults, as the official code (no explicit init). Option ``disp_bias_init`` (ours)
+sets the bias of each head's last 1x1 conv: the official head's ReLU output is dead at init (0 everywhere, no
+gradient) when that bias, drawn from ``U(+-1/sqrt(head_channels))`` = +-0.18, outweighs its input: the default
+inits shrink the signal about 10x from the decoder input to the last conv (1/sqrt(3) per conv, 1/k more per k x k
+stride-k deconv), where it varies by ~0.01 over the image, so the bias (plus ``w . E[x]``) sets the sign of every
+pixel and about half the seeds start dead. ``disp_bias_init=0.5`` starts the ReLU disparity at the sigmoid head's
+``sigmoid(0)``, positive at every pixel.
+
 Any input size (the official code hard-codes 224x672), with fusion sizes read from the inputs; the encoder's
 bottom/right padding to a multiple of ``patch_size`` is cropped away when resizing to the output size. Unused
 official parameters (a 5th projection 512 -> 1024 and ``refinenet4.resConfUnit1``) are not built; the checkpoint
@@ -104,6 +112,8 @@ class HybridDPTDecoder(nn.Module):
         use_bn: BatchNorm in the residual conv units.
         head_channels: Hidden width of the output heads.
         head: ``'official'`` (one ReLU disparity at scale 0) or ``'sigmoid'`` (ours: sigmoid at ``num_scales``).
+        disp_bias_init: Initial bias of each head's last conv (ours); ``None`` (default): PyTorch's uniform init,
+            as the official code.
         num_scales: Output scales (``None``: 1 for ``'official'``, 4 for ``'sigmoid'``; the official head
             has exactly 1).
         patch_size: Encoder patch size: the input grid covers ``grid * patch_size`` padded pixels.
@@ -112,7 +122,7 @@ class HybridDPTDecoder(nn.Module):
     def __init__(self, in_channels: int | Sequence[int] = 1280, features: int = 256,
                  out_channels: Sequence[int] = (256, 512, 1024, 1024), use_bn: bool = False,
                  head_channels: int = 32, head: str = 'official', num_scales: int | None = None,
-                 patch_size: int = 14) -> None:
+                 patch_size: int = 14, disp_bias_init: float | None = None) -> None:
         super().__init__()
         in_chs = [in_channels] * 4 if isinstance(in_channels, int) else list(in_channels)
         if head not in ('official', 'sigmoid'):
@@ -140,6 +150,9 @@ class HybridDPTDecoder(nn.Module):
                                          for i in range(4)])
         head_cls = _OfficialDispHead if head == 'official' else _DispHead
         self.heads = nn.ModuleList([head_cls(features, head_channels) for _ in range(num_scales)])
+        if disp_bias_init is not None:
+            for h in self.heads:
+                nn.init.constant_(h.conv3.bias, disp_bias_init)
 
     def forward(self, features: Sequence[torch.Tensor], image_size: tuple[int, int],
                 patch_pixels: int | None = None) -> dict[int, torch.Tensor]:

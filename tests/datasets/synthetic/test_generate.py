@@ -62,6 +62,39 @@ def test_parallel_scenes_match_serial(tmp_path):
         cli.parse_args(['--out-dir', 'x', '--workers', '0'])
 
 
+def test_parallel_kitti_drives_match_serial(tmp_path):
+    """workers=2 renders the KITTI drives in a pool: same files, same bytes (splits, gt_depths.npz), same
+    progress total, one progress call per drive."""
+    from hybrid_depth.datasets.synthetic.kitti_writer import write_kitti
+    cfg = dataclasses.replace(_micro().kitti, drives=4, frames=4, test_drives=2, test_frames=1)
+    frames = {1: [], 2: []}
+    counts = {w: write_kitti(tmp_path / f'w{w}', cfg, 5, frames[w].append, workers=w) for w in frames}
+    serial, parallel = _digest(tmp_path / 'w1'), _digest(tmp_path / 'w2')
+    assert len(serial) > 50 and 'splits/eigen/gt_depths.npz' in serial
+    assert parallel == serial
+    assert counts[1] == counts[2] and counts[1]['test'] == 2  # one test frame on each of the 2 test drives
+    assert sum(frames[1]) == sum(frames[2]) == cfg.drives * cfg.frames
+    assert frames[2] == [cfg.frames] * cfg.drives
+    with pytest.raises(ValueError, match='workers'):
+        write_kitti(tmp_path / 'bad', cfg, 5, workers=0)
+
+
+def test_eigen_test_frames_spread_over_each_test_drive():
+    from hybrid_depth.datasets.synthetic.kitti_writer import _test_frames
+    cfg = get_preset('tiny', kitti_frames=12).kitti
+    assert _test_frames(cfg) == list(range(1, 11))  # default: every frame with both neighbours
+    assert _test_frames(dataclasses.replace(cfg, test_frames=3)) == [1, 6, 10]
+    assert _test_frames(dataclasses.replace(cfg, test_frames=50)) == list(range(1, 11))
+    with pytest.raises(ValueError, match='kitti_test_frames'):
+        get_preset('tiny', kitti_test_frames=0)
+    # the depth preset: thousands of training frames over many drives, >= 100 Eigen test frames over several drives
+    depth = get_preset('depth').kitti
+    train_lines = 2 * (depth.drives - depth.test_drives) * (depth.frames - 2)
+    assert train_lines >= 5000 and depth.drives - depth.test_drives >= 40
+    assert depth.test_drives >= 5 and depth.test_drives * len(_test_frames(depth)) >= 100
+    assert depth.scale == get_preset('small').kitti.scale
+
+
 def test_refuses_non_empty_folder_without_force(tmp_path):
     out = tmp_path / 'out'
     out.mkdir()
@@ -77,7 +110,7 @@ def test_refuses_non_empty_folder_without_force(tmp_path):
 
 
 def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
-    def broken_kitti(root, cfg, seed, progress=None):
+    def broken_kitti(root, cfg, seed, progress=None, workers=1):
         (Path(root) / 'half_written.bin').parent.mkdir(parents=True, exist_ok=True)
         (Path(root) / 'half_written.bin').write_bytes(b'x')
         raise RuntimeError('disk full')
