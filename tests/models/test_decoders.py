@@ -106,3 +106,33 @@ def test_dpt_patch_pixels_output_size(head, k):
     assert out.shape == (2, 1, -(-128 * k // 14), -(-352 * k // 14))
     with pytest.raises(ValueError, match='patch_pixels'):
         dec(feats, size, patch_pixels=15)
+
+
+def _demo_decoder_inputs(seed: int) -> list[torch.Tensor]:
+    """4 levels (2, 80, 5, 14) shaped like the demo's decoder input: 16 depth logits (mean ~4, sd ~2) ||
+    64 features (sd ~1) on the 5 x 14 grid of a 64 x 192 image."""
+    g = torch.Generator().manual_seed(100 + seed)
+    return [torch.cat([4 + 2 * torch.randn(2, 16, 5, 14, generator=g), torch.randn(2, 64, 5, 14, generator=g)], 1)
+            for _ in range(4)]
+
+
+def test_dpt_official_head_alive_at_init_with_disp_bias_init():
+    """The official ReLU head of the demo-sized decoder: with PyTorch's default init the last conv's bias
+    (U(+-1/sqrt(32))) outweighs its ~0.01-varying input, so some seeds start at 0 everywhere (no gradient);
+    ``disp_bias_init=0.5`` starts every seed positive at every pixel, with a gradient."""
+    dead = []
+    for seed in range(5):
+        for bias in (None, 0.5):
+            torch.manual_seed(seed)
+            dec = HybridDPTDecoder(in_channels=80, features=32, out_channels=(32, 64, 128, 128), head='official',
+                                   disp_bias_init=bias)
+            disp = dec(_demo_decoder_inputs(seed), (64, 192))[0]
+            disp.mean().backward()
+            grad = dec.heads[0].conv3.weight.grad.norm()
+            if bias is None:
+                assert abs(dec.heads[0].conv3.bias.item()) <= 32 ** -0.5  # PyTorch's default, as the official code
+                dead.append(bool((disp == 0).all()) and grad == 0)
+            else:
+                assert dec.heads[0].conv3.bias.item() == 0.5
+                assert (disp > 0).all() and grad > 0, f'seed {seed}'
+    assert any(dead)  # the failure the option fixes is real for these inputs
