@@ -15,8 +15,9 @@ model = dict(
                  dino_pretrained=None, dino_kwargs=dict(img_size=56, embed_dim=48, depth=4, num_heads=2),
                  dino_indices=[0, 1, 2, 3], clip_align_channels=16),
     prompt_bank=dict(clip_pretrained=None, clip_model_cfg=tiny_clip, num_depth_tokens=16),
-    # our sigmoid-head option: the official single ReLU output of this tiny random-init decoder is 0 everywhere at
-    # init for 2 of 3 seeds (measured, seeds 0 and 1: constant depth, no gradient), so the demo would not learn;
+    # our sigmoid-head option: with PyTorch's default init the official single ReLU output is 0 everywhere at init
+    # for about half the seeds (the last conv's bias outweighs its input; README "Why the official head starts
+    # dead"); head='official' with disp_bias_init=0.5 starts alive for seeds 0-4, not yet compared at a real budget;
     # the full-size configs keep the official head (the authors' weights use it)
     decoder=dict(features=32, out_channels=[32, 64, 128, 128], head='sigmoid', num_scales=4),
     pose_net=dict(pretrained=None))

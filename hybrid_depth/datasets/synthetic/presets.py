@@ -85,7 +85,7 @@ PRESETS: dict[str, SyntheticPreset] = {
         KittiConfig(drives=3, frames=10, test_drives=1, scale=0.75, lidar_azimuth=1500),
         TuSimpleConfig(clips=8, frames=1, scale=0.75)),
     # the small world with a KITTI to learn depth from and measure it on (issue 24): 40 train drives x 100 frames
-    # at the small preset's scale (6240 eigen_zhou train / 1600 val lines), 6 test drives x 20 frames spread over
+    # at the small preset's scale (6320 eigen_zhou train / 1520 val lines), 6 test drives x 20 frames spread over
     # each (120 Eigen test frames); render KITTI alone with --formats kitti, in parallel with --workers
     'depth': SyntheticPreset(
         NuScenesConfig(keyframes=40, cam_sweeps=0, scale=0.22, lidar_azimuth=1440),
