@@ -8,6 +8,8 @@ from mmdet3d.registry import MODELS
 from mmdet3d.structures import xywhr2xyxyr
 from mmengine.structures import InstanceData
 
+from .mmcv_cuda_ops import cuda_kernel_available
+
 __all__ = ['BEVDetCenterHead', 'scale_nms']
 
 
@@ -36,6 +38,9 @@ def scale_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, b
     scaled = boxes.clone()
     scaled[:, 3:6] = scaled[:, 3:6] * factors[labels.long()].unsqueeze(1)
     bev = xywhr2xyxyr(box_type(scaled, box_dim=scaled.shape[1]).bev)
+    if bev.is_cuda and not cuda_kernel_available('nms_rotated', bev.device):  # CPU-only mmcv: CPU op
+        return nms_bev(bev.cpu(), scores.cpu(), thresh=nms_thr, pre_max_size=pre_max_size,
+                       post_max_size=post_max_size).to(bev.device)
     return nms_bev(bev, scores, thresh=nms_thr, pre_max_size=pre_max_size, post_max_size=post_max_size)
 
 
