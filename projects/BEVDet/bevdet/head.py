@@ -62,6 +62,18 @@ class BEVDetCenterHead(CenterHead):
         for task_head in self.task_heads:
             task_head.init_weights()
 
+    @torch.autocast('cuda', enabled=False)  # mmdet3d 0.x's @force_fp32 on CenterHead.loss (BEVDet's AMP)
+    @torch.autocast('cpu', enabled=False)
+    def loss_by_feat(self, preds_dicts, batch_gt_instances_3d, *args, **kwargs) -> dict:
+        """mmdet3d's CenterHead losses, computed in fp32 with autocast off.
+
+        Under ``--amp`` the focal heatmap loss in half precision is off by tens of percent (the clamp of
+        ``clip_sigmoid`` at ``1 - 1e-4`` rounds to 1 in bf16), so predictions are cast to fp32 first.
+        """
+        preds_dicts = [[{k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in p.items()}
+                        for p in task] for task in preds_dicts]
+        return super().loss_by_feat(preds_dicts, batch_gt_instances_3d, *args, **kwargs)
+
     def predict_by_feat(self, preds_dicts, batch_input_metas: list[dict], *args, **kwargs) -> list[InstanceData]:
         """Decode and apply Scale-NMS.
 
