@@ -138,8 +138,7 @@ def train_and_test(name: str, config: str, amp: bool, args: argparse.Namespace, 
     row['train'] = 'pass' if finite else 'FAIL'
     if not amp:
         ckpt = run_dir / 'epoch_1.pth'
-        test_opts = [o for o in opts if o.startswith(('val_', 'test_', 'model.', 'randomness'))]
-        test_opts.append(f'test_dataloader.dataset.indices={args.test_samples}')
+        test_opts = [o for o in opts if o.startswith(('val_', 'test_', 'model.', 'randomness'))]  # whole val split
         code, _ = _run([sys.executable, 'tools/test.py', config, str(ckpt), '--work-dir', str(run_dir / 'test'),
                         '--cfg-options', *test_opts], env, work / f'{run_dir.name}_test.log')
         text = (work / f'{run_dir.name}_test.log').read_text()
@@ -155,7 +154,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--nproc', type=int, default=1)
     parser.add_argument('--batch', type=int, default=None, help='per process (default: cuda 8, cpu 1)')
     parser.add_argument('--iters', type=int, default=None, help='training iterations (default: cuda 4, cpu 2)')
-    parser.add_argument('--test-samples', type=int, default=2)
     parser.add_argument('--port', type=int, default=29517)
     args = parser.parse_args(argv)
     if args.dev == 'cuda' and not torch.cuda.is_available():
