@@ -9,8 +9,11 @@ Writes ``<out-dir>/<extra-tag>_infos_{train,val}.pkl`` in mmdet3d's v2 info form
 into the root first, then they are moved). Runs the converter shipped inside the installed mmdet3d package
 (:func:`hybrid_depth.datasets.synthetic.mmdet3d_infos.create_mmdet3d_nuscenes_infos`), with no hard-coded
 ``./data/nuscenes``; the LiDAR ground-truth database is not created (camera-only detectors do not use it).
-Before converting, every keyframe's camera and LiDAR records are checked: a missing image or
-``calibrated_sensor`` record stops with one error naming the sample token and the file.
+Before converting, every table and every keyframe's camera and LiDAR records are checked: a missing, empty,
+truncated or non-JSON table, a missing image or ``calibrated_sensor`` record stops with one error naming the file
+(and the sample token), exit code 2. The infos are written under temporary names and renamed, so an
+interrupted run leaves no partial info file under a final name (the temporary ones it may leave are named on
+the next run).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybrid_depth.datasets.synthetic.mmdet3d_infos import create_mmdet3d_nuscenes_infos  # noqa: E402
+from hybrid_depth.utils.atomic import atomic_write, stale_partials  # noqa: E402
 
 VERSIONS = ('v1.0-mini', 'v1.0-trainval')
 
@@ -47,15 +51,25 @@ def check_nuscenes(root: Path, version: str) -> int:
     """
     tables = root / version
     if not (tables / 'sample.json').is_file():
-        raise NuScenesIntegrityError(f'no nuScenes tables at {tables} (sample.json missing)')
+        raise NuScenesIntegrityError(f'nuScenes table not found: {tables / "sample.json"} (no tables of {version})')
 
     def load(name: str) -> list[dict]:
-        return json.loads((tables / f'{name}.json').read_text())
+        path = tables / f'{name}.json'
+        if not path.is_file():
+            raise NuScenesIntegrityError(f'nuScenes table not found: {path}')
+        try:
+            table = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise NuScenesIntegrityError(f'nuScenes table is not valid JSON (empty, truncated or garbage, '
+                                         f'{path.stat().st_size} bytes): {path}: {err}') from err
+        if not isinstance(table, list) or not all(isinstance(r, dict) and 'token' in r for r in table[:1]):
+            raise NuScenesIntegrityError(f'nuScenes table is not a list of records with a "token": {path}')
+        return table
 
     samples = load('sample')
     calibrated = {r['token'] for r in load('calibrated_sensor')}
     for record in load('sample_data'):
-        if not record['is_key_frame']:
+        if not record.get('is_key_frame', False):
             continue
         if record['calibrated_sensor_token'] not in calibrated:
             raise NuScenesIntegrityError(
@@ -76,15 +90,27 @@ def create_nuscenes(root_path: str, out_dir: str, version: str, extra_tag: str =
     """
     root, out = Path(root_path).absolute(), Path(out_dir).absolute()
     check_nuscenes(root, version)
+    warn_stale_partials([out / f'{extra_tag}_infos_{s}.pkl' for s in ('train', 'val')]
+                        + [root / f'{extra_tag}_infos_{s}.pkl' for s in ('train', 'val')])
     written = create_mmdet3d_nuscenes_infos(root, extra_tag, version=version, max_sweeps=max_sweeps)
     out.mkdir(parents=True, exist_ok=True)
     placed = {}
     for split, path in written.items():
         target = out / path.name
         if path.resolve() != target.resolve():
-            shutil.move(str(path), target)
+            with atomic_write(target) as part:  # never a half-copied info file under the final name
+                shutil.copyfile(path, part)
+            path.unlink()
         placed[split] = target
     return placed
+
+
+def warn_stale_partials(targets: list[Path]) -> None:
+    """Say which temporary files an interrupted earlier run left (they are never read; delete them)."""
+    stale = sorted({p for t in targets for p in stale_partials(t)})
+    if stale:
+        print(f'note: an interrupted earlier run left {len(stale)} partial file(s), never read; delete them: '
+              + ' '.join(str(p) for p in stale), file=sys.stderr)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = create_nuscenes(args.root_path, args.out_dir, args.version, args.extra_tag, args.max_sweeps)
     except (NuScenesIntegrityError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
-        return 1
+        return 2
     for split, path in paths.items():
         print(f'{split}: {path}')
     return 0

@@ -76,6 +76,7 @@ def build_stages() -> list[Stage]:
         Stage('depth_baseline', "KITTI Eigen depth metrics of the fine model's start point (coarse checkpoint)",
               lambda a: _py('tools/test.py', 'configs/demo/depth_fine_kitti.py',
                             _last_checkpoint(a.work_dir / 'depth_coarse'), '--work-dir', w(a, 'depth_baseline'),
+                            '--partial-checkpoint',  # the coarse model has no fine decoder: it stays at init
                             '--cfg-options', f'randomness.seed={a.seed}'),
               needs_files=['configs/demo/depth_fine_kitti.py'], after=['depth_coarse']),
         Stage('depth_test', 'KITTI Eigen depth metrics of the fine model (and disparity PNGs)',

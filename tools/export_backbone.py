@@ -33,15 +33,16 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import os
 import os.path as osp
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root
 
 import torch  # noqa: E402
+
+from hybrid_depth.utils.atomic import atomic_write  # noqa: E402
+from hybrid_depth.utils.checkpoint import CheckpointFileError, describe_keys, load_torch_file  # noqa: E402
 
 DEFAULT_MAPPING = {'encoder.': 'backbone.', 'prompt_bank.': 'depth_branch.prompt_bank.',
                    'decoder.': 'depth_branch.decoder.'}
@@ -90,21 +91,9 @@ def model_sub_configs(meta: Mapping) -> dict:
 
 
 def atomic_save(obj: dict, path: str) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', suffix='.tmp', dir=folder)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place (:func:`atomic_write`)."""
+    with atomic_write(path) as tmp:
         torch.save(obj, tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -135,8 +124,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         mapping = dict(m.split('=') for m in args.map)
     drop = DEFAULT_DROP if args.drop is None else tuple(args.drop)
-    with trusted_checkpoint_loading():
-        ckpt = torch.load(args.checkpoint, map_location='cpu')
+    try:
+        with trusted_checkpoint_loading():
+            ckpt = load_torch_file(args.checkpoint, 'depth checkpoint')
+    except CheckpointFileError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state_dict, Mapping) or not state_dict:
         print(f'error: no state_dict in {args.checkpoint}', file=sys.stderr)
@@ -150,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f'error: {len(unmapped)} unmapped keys (--strict); nothing written', file=sys.stderr)
         return 1
     if not converted:
-        print('error: no key matched the mapping; nothing written', file=sys.stderr)
-        return 1
+        print(f'error: no key of {args.checkpoint} matched the mapping ({", ".join(mapping)}): it holds '
+              f'{describe_keys(state_dict)}, not a depth model; nothing written', file=sys.stderr)
+        return 2
     src_meta = ckpt.get('meta', {}) or {}
     meta = {'source': osp.abspath(args.checkpoint),
             'source_meta': {k: v for k, v in src_meta.items() if k in ('epoch', 'iter', 'seed', 'time',

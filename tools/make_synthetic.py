@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:
 
 from hybrid_depth.datasets.synthetic import FORMATS, PRESETS, generate_synthetic, get_preset  # noqa: E402
 from hybrid_depth.datasets.synthetic.contact_sheet import make_contact_sheet  # noqa: E402
+from hybrid_depth.utils.atomic import stale_partials  # noqa: E402
 
 OVERRIDES = (('nuscenes_keyframes', int), ('nuscenes_cam_sweeps', int), ('nuscenes_lidar_azimuth', int),
              ('kitti_drives', int), ('kitti_frames', int), ('kitti_test_drives', int),
@@ -69,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.out_dir is None:
         return 0
     preset = get_preset(args.preset, scale=args.scale, **{n: getattr(args, n) for n, _ in OVERRIDES})
+    stale = stale_partials(args.out_dir.absolute())
+    if stale:  # the world is built in a temporary folder and renamed: an interrupted run leaves only that
+        print(f'note: an interrupted earlier run left {len(stale)} partial folder(s), never read; delete them: '
+              + ' '.join(str(p) for p in stale), file=sys.stderr)
     start = time.perf_counter()
     try:
         paths = generate_synthetic(args.out_dir, preset, seed=args.seed, formats=args.formats,

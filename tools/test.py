@@ -46,6 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
     parser.add_argument('--tta', action='store_true', help='Test time augmentation')
+    parser.add_argument('--partial-checkpoint', action='store_true',
+                        help='evaluate a checkpoint that holds only part of the model, the rest at initialisation '
+                             "(e.g. the fine depth stage's start point, the coarse checkpoint); without it such a "
+                             'checkpoint is an error')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -85,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         elif cfg.get('work_dir', None) is None:
             cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
         cfg.load_from = args.checkpoint
+        cfg.partial_checkpoint = args.partial_checkpoint
         if args.show or args.show_dir:
             cfg = trigger_visualization_hook(cfg, args)
         if args.tta:

@@ -19,6 +19,7 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 
 from hybrid_depth.engine.cli import DATA_ERRORS, ConfigError, build_runner, data_error_line, load_config  # noqa: E402
+from hybrid_depth.engine.hooks.nonfinite_loss import NonFiniteLossError  # noqa: E402
 from hybrid_depth.engine.preflight import (  # noqa: E402
     PreflightError,
     check_dist_backend,
@@ -121,7 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     except DATA_ERRORS as err:  # a missing or corrupt data / info file: one line naming it
         print(f'error: {data_error_line(err)}', file=sys.stderr)
         return 2
+    except NonFiniteLossError as err:  # diverged: one line naming iteration and loss term
+        return report_divergence(err)
     return 0
+
+
+def report_divergence(err: BaseException) -> int:
+    """Print the ``NonFiniteLossHook`` error as one line; exit status 1 (the inputs were fine, training was not)."""
+    print(f'error: {err}', file=sys.stderr)
+    return 1
 
 
 if __name__ == '__main__':

@@ -10,7 +10,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='Det3DVisualizationHook'))
+    visualization=dict(type='Det3DVisualizationHook'),
+    # stop at the first NaN / inf loss, naming iteration and term (enabled=False: mmengine's behaviour, train on)
+    nonfinite_loss=dict(type='NonFiniteLossHook'))
 
 # cudnn_benchmark=False: the official BEVDet / FB-BEV default, and deterministic algorithm choice. The conv input
 # shapes are fixed (256x704 images, 128x128 BEV), so True is safe and may be faster; not measured on a GPU yet.

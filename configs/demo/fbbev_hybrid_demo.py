@@ -24,7 +24,9 @@ model = dict(
         depth_net=dict(in_channels=64, mid_channels=64, depth_bound=grid_config['depth'],
                        prompt_bank=dict(clip_pretrained=None, clip_model_cfg=tiny_clip_cfg, num_depth_tokens=16),
                        # the depth demo's head (configs/demo/depth_fine_kitti.py: the sigmoid option)
-                       decoder=dict(features=32, out_channels=(32, 64, 128, 128), head='sigmoid'))),
+                       decoder=dict(features=32, out_channels=(32, 64, 128, 128), head='sigmoid'),
+                       # the prior decoded at 4 x 4 samples per cell, not 14 x 14 (benchmarks/detector_step.py)
+                       decode_pixels=4)),
     backward_projection=dict(num_heads=2, num_points=4, ffn_channels=64),
     img_bev_encoder_backbone=dict(in_channels=32, num_channels=(64, 128, 256)),
     img_bev_encoder_neck=dict(in_channels=64 + 256, out_channels=128),

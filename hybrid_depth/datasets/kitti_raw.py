@@ -21,10 +21,10 @@ from mmcv.transforms import BaseTransform
 from mmdet3d.registry import DATASETS, TRANSFORMS
 from mmengine.dataset import BaseDataset
 
-from .file_readers import read_points
+from .file_readers import DataFileError, read_points
 
 __all__ = ['KittiRawDepthDataset', 'LoadKittiVelodyneDepth', 'kitti_normalised_intrinsics', 'kitti_velodyne_depth',
-           'read_kitti_calib']
+           'calib_entry', 'read_kitti_calib']
 
 SIDE_TO_CAMERA = {'l': 'image_02', 'r': 'image_03'}
 
@@ -34,20 +34,40 @@ def read_kitti_calib(path: str) -> dict[str, np.ndarray]:
 
     Raises:
         FileNotFoundError: naming ``path``.
+        DataFileError: the file is empty, not text, or has no numeric entry.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'KITTI calibration file not found: {path}')
     data = {}
-    with open(path) as f:
-        for line in f:
-            key, sep, value = line.partition(':')
-            if not sep:
-                continue
-            try:
-                data[key.strip()] = np.array([float(x) for x in value.split()])
-            except ValueError:
-                pass
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError as err:
+        raise DataFileError(f'KITTI calibration file is not text: {path}') from err
+    for line in lines:
+        key, sep, value = line.partition(':')
+        if not sep:
+            continue
+        try:
+            data[key.strip()] = np.array([float(x) for x in value.split()])
+        except ValueError:
+            pass
+    if not data:
+        raise DataFileError(f'KITTI calibration file has no "key: numbers" line ({osp.getsize(path)} bytes): {path}')
     return data
+
+
+def calib_entry(calib: dict[str, np.ndarray], key: str, size: int, path: str) -> np.ndarray:
+    """``calib[key]``, checked to hold ``size`` numbers.
+
+    Raises:
+        DataFileError: naming the key and the file when it is missing or has another count (a truncated file).
+    """
+    if key not in calib:
+        raise DataFileError(f'KITTI calibration file lacks {key}: {path}')
+    if calib[key].size != size:
+        raise DataFileError(f'KITTI calibration file: {key} has {calib[key].size} numbers, expected {size}: {path}')
+    return calib[key]
 
 
 def kitti_normalised_intrinsics(calib: dict[str, np.ndarray], camera: str, path: str = '') -> np.ndarray:
@@ -65,11 +85,8 @@ def kitti_normalised_intrinsics(calib: dict[str, np.ndarray], camera: str, path:
         (3, 3) float32: ``[[fx/W, 0, cx/W], [0, fy/H, cy/H], [0, 0, 1]]``.
     """
     idx = camera[-2:]
-    for key in (f'P_rect_{idx}', f'S_rect_{idx}'):
-        if key not in calib:
-            raise KeyError(f'{key} missing in KITTI calibration file {path}')
-    P = calib[f'P_rect_{idx}'].reshape(3, 4)
-    w, h = calib[f'S_rect_{idx}']
+    P = calib_entry(calib, f'P_rect_{idx}', 12, path).reshape(3, 4)
+    w, h = calib_entry(calib, f'S_rect_{idx}', 2, path)
     K = np.eye(3, dtype=np.float32)
     K[0, 0], K[0, 2] = P[0, 0] / w, (P[0, 2] - 1.0) / w
     K[1, 1], K[1, 2] = P[1, 1] / h, (P[1, 2] - 1.0) / h
@@ -91,18 +108,19 @@ def kitti_velodyne_depth(calib_dir: str, velo_path: str, camera: str = 'image_02
     Returns:
         (H, W) float32 depth in metres (0 = no point), H x W from ``S_rect_0x``.
     """
-    cam2cam = read_kitti_calib(osp.join(calib_dir, 'calib_cam_to_cam.txt'))
-    velo2cam = read_kitti_calib(osp.join(calib_dir, 'calib_velo_to_cam.txt'))
+    cam_path, velo_calib_path = (osp.join(calib_dir, f'calib_{n}.txt') for n in ('cam_to_cam', 'velo_to_cam'))
+    cam2cam = read_kitti_calib(cam_path)
+    velo2cam = read_kitti_calib(velo_calib_path)
     if not osp.isfile(velo_path):
         raise FileNotFoundError(f'KITTI velodyne scan not found: {velo_path}')
     idx = camera[-2:]
     T = np.eye(4)
-    T[:3, :3] = velo2cam['R'].reshape(3, 3)
-    T[:3, 3] = velo2cam['T']
+    T[:3, :3] = calib_entry(velo2cam, 'R', 9, velo_calib_path).reshape(3, 3)
+    T[:3, 3] = calib_entry(velo2cam, 'T', 3, velo_calib_path)
     R_rect = np.eye(4)
-    R_rect[:3, :3] = cam2cam['R_rect_00'].reshape(3, 3)
-    P = cam2cam[f'P_rect_{idx}'].reshape(3, 4) @ R_rect @ T  # (3, 4) velodyne -> image (1-based pixels)
-    w, h = cam2cam[f'S_rect_{idx}'].astype(np.int64)
+    R_rect[:3, :3] = calib_entry(cam2cam, 'R_rect_00', 9, cam_path).reshape(3, 3)
+    P = calib_entry(cam2cam, f'P_rect_{idx}', 12, cam_path).reshape(3, 4) @ R_rect @ T  # (3, 4) velo -> image
+    w, h = calib_entry(cam2cam, f'S_rect_{idx}', 2, cam_path).astype(np.int64)
     velo = read_points(velo_path, 4, 'KITTI depth ground truth')
     pts = np.concatenate([velo[:, :3], np.ones((len(velo), 1), np.float32)], axis=1)
     pts = pts[pts[:, 0] >= 0]  # ahead of the sensor
@@ -185,15 +203,21 @@ class KittiRawDepthDataset(BaseDataset):
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'KITTI split file not found: {self.ann_file}')
         lines = []
-        with open(self.ann_file) as f:
-            for n, line in enumerate(f, 1):
-                parts = line.split()
-                if not parts:
-                    continue
-                if len(parts) != 3 or parts[2] not in SIDE_TO_CAMERA:
-                    raise ValueError(f'{self.ann_file}:{n}: expected "<date>/<drive> <frame> <l|r>", got '
-                                     f'{line.strip()!r}')
-                lines.append((parts[0], int(parts[1]), parts[2]))
+        try:
+            with open(self.ann_file) as f:
+                text = f.read().splitlines()
+        except UnicodeDecodeError as err:
+            raise DataFileError(f'KITTI split file is not text: {self.ann_file}') from err
+        for n, line in enumerate(text, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 3 or parts[2] not in SIDE_TO_CAMERA or not parts[1].isdigit():
+                raise DataFileError(f'KITTI split file {self.ann_file}:{n}: expected "<date>/<drive> <frame> <l|r>", '
+                                    f'got {line.strip()[:80]!r}')
+            lines.append((parts[0], int(parts[1]), parts[2]))
+        if not lines:
+            raise DataFileError(f'KITTI split file has no "<date>/<drive> <frame> <l|r>" line: {self.ann_file}')
         return lines
 
     def load_data_list(self) -> list[dict]:

@@ -14,9 +14,12 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from hybrid_depth.datasets.file_readers import DataFileError
+from hybrid_depth.utils.checkpoint import CheckpointFileError
+from hybrid_depth.utils.checksum import ChecksumError
 
-# Errors of missing or unusable data files: the tools print them as one line instead of a traceback.
-DATA_ERRORS = (OSError, DataFileError)
+# Errors of missing or unusable data, info and checkpoint files: the tools print them as one line instead of a
+# traceback.
+DATA_ERRORS = (OSError, DataFileError, CheckpointFileError, ChecksumError)
 
 # Top-level keys that mmengine's Runner reads from a config even when the config does not set them, so
 # `--cfg-options randomness.seed=0` is legitimate on a config without a `randomness` entry.

@@ -11,12 +11,22 @@
    wraps the model with ``device_ids=[LOCAL_RANK]``, both of which fail on a CPU-only machine. Here the
    process group is created with ``gloo`` when CUDA is unavailable (pytorch, slurm and mpi launchers), and
    DDP is built with ``device_ids=None``. With a GPU nothing changes.
+3. **A checkpoint that does not fit says so.** An unreadable or truncated file is one
+   :class:`~hybrid_depth.utils.checkpoint.CheckpointFileError` naming it; so is a checkpoint none of whose
+   weights fit the model (a detector checkpoint given to a depth config, or the reverse: mmengine would load
+   nothing and only warn), and, when testing, one that leaves model weights out (``model.test_unused_prefixes``
+   lists the parts prediction never runs, e.g. the PoseNet; ``tools/test.py --partial-checkpoint`` evaluates a start
+   point on purpose). Training with ``load_from`` may start from part of
+   a model (the fine stage from the coarse checkpoint).
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
 import os
+import os.path as osp
+import pickle
+import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -29,6 +39,8 @@ from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import scheduler as mmengine_schedulers
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from hybrid_depth.utils.checkpoint import CheckpointFileError, describe_keys, load_torch_file
 
 __all__ = ['HybridDepthRunner', 'checkpoint_safe_globals', 'trusted_checkpoint_loading']
 
@@ -113,8 +125,43 @@ class HybridDepthRunner(Runner):
         kwargs.setdefault('find_unused_parameters', self.cfg.get('find_unused_parameters', False))
         return MMDistributedDataParallel(module=model.to('cpu'), device_ids=None, **kwargs)
 
+    def test(self) -> dict:
+        # the checkpoint must hold every weight prediction uses, unless tools/test.py --partial-checkpoint
+        self._testing = not self.cfg.get('partial_checkpoint', False)
+        try:
+            return super().test()
+        finally:
+            self._testing = False
+
     def load_checkpoint(self, filename: str, map_location: str = 'cpu', strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]):  # noqa: B006 (mmengine's signature)
         with trusted_checkpoint_loading():
-            return super().load_checkpoint(filename, map_location=map_location, strict=strict,
-                                           revise_keys=revise_keys)
+            try:
+                checkpoint = super().load_checkpoint(filename, map_location=map_location, strict=strict,
+                                                     revise_keys=revise_keys)
+            except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile):
+                if osp.isfile(filename):  # re-read only to name the file and say what is wrong with it
+                    load_torch_file(filename, 'checkpoint', weights_only=True)
+                raise
+        check_checkpoint_fits(self.model, checkpoint, filename, complete=getattr(self, '_testing', False))
+        return checkpoint
+
+
+def check_checkpoint_fits(model: torch.nn.Module, checkpoint: dict, filename: str, complete: bool) -> None:
+    """Raise :class:`CheckpointFileError` if none of the checkpoint's weights fit ``model`` or, with ``complete``,
+    if it lacks weights of ``model`` outside ``model.test_unused_prefixes``."""
+    module = model.module if hasattr(model, 'module') else model
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
+    keys = {k[len('module.'):] if k.startswith('module.') else k for k in state}
+    model_keys = set(module.state_dict())
+    if not keys & model_keys:
+        raise CheckpointFileError(
+            f'{filename}: none of its {len(keys)} weights fit the model of this config ({type(module).__name__}): '
+            f'the file holds {describe_keys(keys)}, the model is {describe_keys(model_keys)}')
+    if complete:
+        unused = tuple(getattr(module, 'test_unused_prefixes', ()))
+        missing = sorted(k for k in model_keys - keys if not k.startswith(unused))
+        if missing:
+            raise CheckpointFileError(
+                f'{filename}: lacks {len(missing)} of the {len(model_keys)} weights of {type(module).__name__} '
+                f'(e.g. {", ".join(missing[:3])}); is it a checkpoint of this config?')

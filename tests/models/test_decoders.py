@@ -89,3 +89,20 @@ def test_monodepth2_encoder_decoder(size):
     for s in (1, 2, 3):
         assert out[s].shape[-2:] == feats[s - 1].shape[-2:]  # scale s at stride 2**s
         assert (out[s] > 0).all() and (out[s] < 1).all()
+
+
+@pytest.mark.parametrize('head', ['official', 'sigmoid'])
+@pytest.mark.parametrize('k', [1, 4, 8])
+def test_dpt_patch_pixels_output_size(head, k):
+    """Decoding at k pixels per patch: the input-resolution map scaled by k / patch_size (ceil)."""
+    torch.manual_seed(0)
+    dec = _tiny_dpt(head=head, num_scales=1)
+    size = (128, 352)  # 10 x 26 patches of 14, the last row / column padded
+    feats = [torch.randn(2, 72, 10, 26) for _ in range(4)]
+    full = dec(feats, size)[0]
+    assert full.shape == (2, 1, 128, 352)
+    torch.testing.assert_close(dec(feats, size, patch_pixels=14)[0], full)  # k = patch size: the default decode
+    out = dec(feats, size, patch_pixels=k)[0]
+    assert out.shape == (2, 1, -(-128 * k // 14), -(-352 * k // 14))
+    with pytest.raises(ValueError, match='patch_pixels'):
+        dec(feats, size, patch_pixels=15)

@@ -68,6 +68,6 @@ def test_missing_image_names_sample_and_file(synthetic_world, tmp_path):
     (root / victim['filename']).unlink()
     proc = subprocess.run([sys.executable, str(ROOT / 'tools' / 'create_data.py'), 'nuscenes', '--root-path', str(root),
                            '--out-dir', str(root), '--version', 'v1.0-mini'], capture_output=True, text=True)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert victim['sample_token'] in proc.stderr and victim['filename'] in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

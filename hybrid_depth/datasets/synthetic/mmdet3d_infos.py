@@ -5,8 +5,11 @@ scripts under ``mmdet3d/.mim/tools/dataset_converters/`` (``nuscenes_converter.p
 ``create_nuscenes_infos`` and ``update_infos_to_v2.py`` with ``update_pkl_infos``). They import only
 installed packages, so we load those two files by path and call them exactly as ``tools/create_data.py``
 does (``nuscenes_data_prep``). ``update_nuscenes_infos`` hard-codes ``dataroot='./data/nuscenes'``, so both
-steps run with the working directory set to a temporary folder whose ``data/nuscenes`` links to the root;
-the written infos therefore hold the standard ``./data/nuscenes/...`` relative paths.
+steps run with the working directory set to a temporary folder whose ``data/nuscenes`` links every entry of the
+root; the written infos therefore hold the standard ``./data/nuscenes/...`` relative paths. The converters write
+there, and each finished info file is then copied into the root under a temporary name and renamed
+(:func:`~hybrid_depth.utils.atomic.atomic_write`): an interrupted run leaves no info file behind, not even half of
+one.
 
 With ``workers > 1`` the second step (70 % of the time: mmdet3d projects every annotation into every camera
 for ``cam_instances``) runs on contiguous chunks of each split in a process pool, each chunk through the same
@@ -22,11 +25,14 @@ import importlib.util
 import io
 import os
 import pickle
+import shutil
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import ModuleType
+
+from hybrid_depth.utils.atomic import atomic_write
 
 from .output import pool_context
 
@@ -161,8 +167,12 @@ def create_mmdet3d_nuscenes_infos(data_root: str | Path, info_prefix: str = 'nus
     splits = ('train', 'val')
     out = {split: root / f'{info_prefix}_infos_{split}.pkl' for split in splits}
     with tempfile.TemporaryDirectory(prefix='mmdet3d_infos_') as tmp:
-        (Path(tmp) / 'data').mkdir()
-        os.symlink(root, Path(tmp) / 'data' / 'nuscenes')
+        work_root = Path(tmp) / 'data' / 'nuscenes'  # the root's entries linked; the infos are written here
+        work_root.mkdir(parents=True)
+        for entry in root.iterdir():
+            if entry.name not in {p.name for p in out.values()}:
+                os.symlink(entry, work_root / entry.name)
+        work = {split: work_root / path.name for split, path in out.items()}
         try:
             os.chdir(tmp)
             with _quiet(quiet):
@@ -176,7 +186,10 @@ def create_mmdet3d_nuscenes_infos(data_root: str | Path, info_prefix: str = 'nus
         finally:
             os.chdir(cwd)
         if workers > 1:
-            _update_parallel(Path(tmp), out, workers, quiet)
+            _update_parallel(Path(tmp), work, workers, quiet)
+        for split, path in out.items():
+            with atomic_write(path) as part:
+                shutil.copyfile(work[split], part)
     return out
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 
-import torch
 from torch import nn
+
+from hybrid_depth.utils.checkpoint import CheckpointFileError, describe_keys, load_torch_file
 
 __all__ = ['load_exported_weights']
 
@@ -35,17 +36,25 @@ def load_exported_weights(module: nn.Module, path: str, prefix: str, ignore: Seq
         export dropped).
 
     Raises:
-        KeyError: if the checkpoint has no key with ``prefix`` or holds keys the module does not have.
+        FileNotFoundError: no file at ``path``.
+        CheckpointFileError: naming ``path``: unreadable or truncated, no key with ``prefix`` (e.g. a training
+            checkpoint instead of an export), keys the module does not have, or shapes that do not fit.
     """
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+    ckpt = load_torch_file(path, 'exported backbone file', weights_only=True)
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointFileError(f'exported backbone file holds a {type(ckpt).__name__}, not a state dict: {path}')
     selected = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not selected:
-        raise KeyError(f'{path}: no weights with prefix {prefix!r} (keys start with '
-                       f'{sorted({k.split(".")[0] for k in state})})')
+        raise CheckpointFileError(f'exported backbone file has no weights with prefix {prefix!r}: {path} holds '
+                                  f'{describe_keys(state)} (make it with tools/export_backbone.py)')
     selected = {k: v for k, v in selected.items() if not any(fnmatch.fnmatchcase(k, p) for p in ignore)}
-    result = module.load_state_dict(selected, strict=False)
+    try:
+        result = module.load_state_dict(selected, strict=False)
+    except RuntimeError as err:  # size mismatch
+        raise CheckpointFileError(f'exported backbone file: {prefix!r} weights do not fit {type(module).__name__} '
+                                  f'({str(err).splitlines()[-1].strip()}): {path}') from err
     if result.unexpected_keys:
-        raise KeyError(f'{path}: {len(result.unexpected_keys)} {prefix!r} keys do not fit '
-                       f'{type(module).__name__}, e.g. {result.unexpected_keys[:5]}')
+        raise CheckpointFileError(f'exported backbone file: {len(result.unexpected_keys)} {prefix!r} keys do not '
+                                  f'fit {type(module).__name__}, e.g. {result.unexpected_keys[:5]}: {path}')
     return list(result.missing_keys)

@@ -69,9 +69,9 @@ class _OfficialDispHead(nn.Module):
         self.conv2 = nn.Conv2d(features // 2, head_channels, 3, padding=1)
         self.conv3 = nn.Conv2d(head_channels, 1, 1)
 
-    def forward(self, x: torch.Tensor, grid: tuple[int, int], padded_size: tuple[int, int],
+    def forward(self, x: torch.Tensor, inner_size: tuple[int, int], padded_size: tuple[int, int],
                 out_size: tuple[int, int]) -> torch.Tensor:
-        x = F.interpolate(self.conv1(x), size=(16 * grid[0], 16 * grid[1]), mode='bilinear', align_corners=True)
+        x = F.interpolate(self.conv1(x), size=inner_size, mode='bilinear', align_corners=True)
         x = F.relu(self.conv3(F.relu(self.conv2(x))))
         x = F.interpolate(x, size=padded_size, mode='bilinear', align_corners=True)
         return F.relu(x[..., :out_size[0], :out_size[1]])  # drop the encoder's bottom/right padding
@@ -141,31 +141,45 @@ class HybridDPTDecoder(nn.Module):
         head_cls = _OfficialDispHead if head == 'official' else _DispHead
         self.heads = nn.ModuleList([head_cls(features, head_channels) for _ in range(num_scales)])
 
-    def forward(self, features: Sequence[torch.Tensor],
-                image_size: tuple[int, int]) -> dict[int, torch.Tensor]:
+    def forward(self, features: Sequence[torch.Tensor], image_size: tuple[int, int],
+                patch_pixels: int | None = None) -> dict[int, torch.Tensor]:
         """Decode disparity.
 
         Args:
             features: 4 maps (B, C_l, h, w) on the patch grid of the padded image.
             image_size: ``(H, W)`` of the unpadded input image.
+            patch_pixels: Output pixels per patch side, ``k``. ``None`` (default): ``patch_size``, i.e. the
+                input resolution, as the official decoder. A smaller ``k`` (ours) decodes the same map at
+                ``k / patch_size`` of the input resolution: ``(H, W)`` become ``(ceil(H k / p), ceil(W k / p))``
+                the official head's inner ``16 x grid`` resize becomes ``round(16 k / p) x grid``, and fusion path 1
+                is upsampled to ``max(k, 4) x grid`` instead of ``8 x grid`` when ``k < 8``: the heads' convolutions
+                run on about ``(k / p)^2`` of the pixels (for consumers that pool per patch anyway).
 
         Returns:
             ``{s: (B, 1, max(H // 2**s, 1), max(W // 2**s, 1))}`` disparity for s < num_scales (official head:
-            ``{0: (B, 1, H, W)}``, ReLU, >= 0; sigmoid head: in [0, 1]).
+            ``{0: (B, 1, H, W)}``, ReLU, >= 0; sigmoid head: in [0, 1]), ``(H, W)`` as scaled by ``patch_pixels``.
         """
+        height, width = image_size
+        grid_h, grid_w = features[0].shape[-2:]
+        k = self.patch_size if patch_pixels is None else int(patch_pixels)
+        if not 1 <= k <= self.patch_size:
+            raise ValueError(f'patch_pixels must be in [1, {self.patch_size}], got {patch_pixels}')
+        if k != self.patch_size:
+            height, width = -(-height * k // self.patch_size), -(-width * k // self.patch_size)
+        pad_h, pad_w = grid_h * k, grid_w * k
         layers = [rs(pj(f)) for f, pj, rs in zip(features, self.projects, self.resize_layers)]
         rn = [conv(x) for conv, x in zip(self.layer_rn, layers)]
-        h1, w1 = rn[0].shape[-2:]
+        h1, w1 = rn[0].shape[-2:]  # 4 x the grid
+        # path 1 at 8 x the grid, or, when decoding at k < 8 pixels per patch, at no more than the output needs
+        up1 = (max(min(2 * h1, pad_h), h1), max(min(2 * w1, pad_w), w1))
         path4 = self.refinenets[3](rn[3], None, rn[2].shape[-2:])
         path3 = self.refinenets[2](path4, rn[2], rn[1].shape[-2:])
         path2 = self.refinenets[1](path3, rn[1], rn[0].shape[-2:])
-        path1 = self.refinenets[0](path2, rn[0], (2 * h1, 2 * w1))
+        path1 = self.refinenets[0](path2, rn[0], up1)
         paths = [path1, path2, path3, path4]
-        height, width = image_size
-        grid_h, grid_w = features[0].shape[-2:]
-        pad_h, pad_w = grid_h * self.patch_size, grid_w * self.patch_size
         if self.head == 'official':
-            return {0: self.heads[0](path1, (grid_h, grid_w), (pad_h, pad_w), (height, width))}
+            inner = max(round(16 * k / self.patch_size), 1)
+            return {0: self.heads[0](path1, (inner * grid_h, inner * grid_w), (pad_h, pad_w), (height, width))}
         outputs = {}
         for s, head in enumerate(self.heads):
             oh, ow = max(height // 2 ** s, 1), max(width // 2 ** s, 1)

@@ -75,19 +75,29 @@ class HybridLSSDepthNet(nn.Module):
             is skipped: about a third of a demo training iteration on a 2-core CPU (fwd+bwd 2.1 -> 1.4 s, batch 2,
             ``configs/demo/bevdet_hybrid_demo.py``). The prior's scale, width and weight and the residual still
             learn.
+        decode_pixels: Pixels per cell side at which the decoder's output head runs before the per-cell average
+            (``HybridDPTDecoder(patch_pixels=...)``). ``None`` (default): the decoder's patch size, i.e. the
+            network input resolution, as the depth model decodes. A smaller value (ours) decodes only what the
+            prior consumes, one average per cell, from ``decode_pixels^2`` samples instead of ``patch^2``: the
+            head's convolutions run on ``(decode_pixels / patch)^2`` of the pixels.
     """
 
     def __init__(self, in_channels: int, depth_channels: int, context_channels: int, prompt_bank: dict,
                  decoder: dict, depth_bound: Sequence[float] = (1.0, 60.0, 1.0), mid_channels: int = 256,
                  min_depth: float = 0.1, max_depth: float = 100.0, init_scale: float = 1.0,
-                 init_sigma_bins: float = 2.0, checkpoint: str | None = None, decoder_grad: bool = True) -> None:
+                 init_sigma_bins: float = 2.0, checkpoint: str | None = None, decoder_grad: bool = True,
+                 decode_pixels: int | None = None) -> None:
         super().__init__()
         self.decoder_grad = decoder_grad
+        self.decode_pixels = decode_pixels
         self.prompt_bank = MODELS.build(dict(prompt_bank, feature_channels=in_channels))
         num_tokens = self.prompt_bank.num_depth_tokens
         if num_tokens <= 0:
             raise ValueError('HybridLSSDepthNet needs a prompt bank with depth tokens (num_depth_tokens > 0)')
         self.decoder = MODELS.build(dict(decoder, in_channels=in_channels + num_tokens, num_scales=1))
+        if decode_pixels is not None and not 1 <= decode_pixels <= self.decoder.patch_size:
+            raise ValueError(f'decode_pixels must be in [1, {self.decoder.patch_size}] (the decoder patch size), '
+                             f'got {decode_pixels}')
         self.min_depth, self.max_depth = min_depth, max_depth
         d_min, d_max, step = (float(x) for x in depth_bound)
         bins = torch.arange(d_min, d_max, step)
@@ -123,17 +133,19 @@ class HybridLSSDepthNet(nn.Module):
             image_size: ``(H, W)`` of the network input.
 
         Returns:
-            (BN, 1, h, w) depth (decoder scale, before ``log_scale``), averaged per cell in disparity.
+            (BN, 1, h, w) depth (decoder scale, before ``log_scale``), averaged per cell in disparity; cell
+            ``(i, j)`` is the patch of input pixels ``[p i, p i + p) x [p j, p j + p)`` (``p`` the patch size; the
+            bottom/right padding of the encoder repeats the last decoded row/column).
         """
+        k = self.decoder.patch_size if self.decode_pixels is None else self.decode_pixels
         if self.decoder_grad:
-            disp = self.decoder(levels, image_size)[0]  # (BN, 1, H, W) disparity (ReLU or sigmoid head)
+            disp = self.decoder(levels, image_size, patch_pixels=k)[0]  # (BN, 1, ~H k/p, ~W k/p) disparity
         else:
             with torch.no_grad():
-                disp = self.decoder([lv.detach() for lv in levels], image_size)[0]
+                disp = self.decoder([lv.detach() for lv in levels], image_size, patch_pixels=k)[0]
         h, w = levels[0].shape[-2:]
-        cell_h, cell_w = -(-image_size[0] // h), -(-image_size[1] // w)
-        disp = F.pad(disp, (0, w * cell_w - disp.shape[-1], 0, h * cell_h - disp.shape[-2]), mode='replicate')
-        disp = F.avg_pool2d(disp, (cell_h, cell_w))
+        disp = F.pad(disp, (0, w * k - disp.shape[-1], 0, h * k - disp.shape[-2]), mode='replicate')
+        disp = F.avg_pool2d(disp, k)
         return disp_to_depth(disp, self.min_depth, self.max_depth)[1]
 
     def forward(self, feats: Sequence[torch.Tensor], cam_params: torch.Tensor,

@@ -41,6 +41,9 @@ class SelfSupervisedDepthEstimator(BaseModel):
         init_cfg: mmengine init config.
     """
 
+    # prediction never runs the PoseNet: a test checkpoint may lack it (released weights without pose files)
+    test_unused_prefixes = ('pose_net.',)
+
     def __init__(self, pose_net: dict, photometric_loss: dict | None = None, smoothness_loss: dict | None = None,
                  frame_ids: Sequence[int] = (0, -1, 1), min_depth: float = 0.1, max_depth: float = 100.0,
                  trainable: str | Sequence[str] | None = None, data_preprocessor: dict | None = None,

@@ -23,8 +23,10 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ['BEVPoolPlan', 'plan_bev_pool', 'voxel_ranks', 'bev_pool', 'bev_pool_index_add',
+__all__ = ['BEVPoolPlan', 'VOXEL_INDEX', 'plan_bev_pool', 'voxel_ranks', 'bev_pool', 'bev_pool_index_add',
            'bev_pool_reference']
+
+VOXEL_INDEX = ('trunc', 'floor')
 
 
 class BEVPoolPlan(NamedTuple):
@@ -65,22 +67,30 @@ class BEVPoolPlan(NamedTuple):
 
 
 def voxel_ranks(points: torch.Tensor, grid_lower: torch.Tensor, grid_interval: torch.Tensor,
-                grid_size: torch.Tensor) -> torch.Tensor:
+                grid_size: torch.Tensor, index: str = 'trunc') -> torch.Tensor:
     """Flat voxel index of every frustum point.
+
+    The cell coordinate is ``q = (p - lower) / interval``; ``index='trunc'`` (official ``voxel_pooling_prepare_v2``:
+    ``q.long()``, truncation toward zero) puts ``q`` in ``(-1, 0)`` into cell 0, so points up to one cell below each
+    lower bound are pooled too; ``index='floor'`` keeps exactly the points inside ``[lower, upper)``.
 
     Args:
         points: (B, N, D, h, w, 3) point coordinates in the BEV (ego, after BEV augmentation) frame, metres.
         grid_lower: (3,) lower corner ``(x, y, z)`` of the grid, metres.
         grid_interval: (3,) voxel size, metres.
         grid_size: (3,) integer voxel counts ``(X, Y, Z)``.
+        index: ``'trunc'`` (official) or ``'floor'``.
 
     Returns:
         (B * N * h * w * D,) long ranks ``((b * Z + z) * Y + y) * X + x`` in (b, n, h, w, d) order; points outside
         the grid get ``R = B * Z * Y * X``.
     """
+    if index not in VOXEL_INDEX:
+        raise ValueError(f'voxel index must be one of {VOXEL_INDEX}, got {index!r}')
     b = points.shape[0]
     nx, ny, nz = (int(v) for v in grid_size)
-    idx = ((points - grid_lower) / grid_interval).floor().long()  # (B, N, D, h, w, 3)
+    q = (points - grid_lower) / grid_interval  # (B, N, D, h, w, 3) cell coordinates
+    idx = (q.floor() if index == 'floor' else q).long()  # .long() truncates toward zero
     idx = idx.permute(0, 1, 3, 4, 2, 5)  # (B, N, h, w, D, 3): pixel-major, depth-minor
     x, y, z = idx.unbind(-1)
     inside = (x >= 0) & (x < nx) & (y >= 0) & (y < ny) & (z >= 0) & (z < nz)

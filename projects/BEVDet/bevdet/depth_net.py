@@ -65,11 +65,11 @@ class ASPP(nn.Module):
     """Atrous spatial pyramid pooling of BEVDepth's depth net (DeepLab v3).
 
     Branches: 1x1 conv, 3x3 convs at dilations 6 / 12 / 18, global average pool + 1x1 conv (each conv-BN-ReLU);
-    concatenated -> 1x1 conv-BN-ReLU -> dropout 0.5. Kaiming-normal conv weights.
+    concatenated -> 1x1 conv-BN-ReLU back to ``in_channels`` -> dropout 0.5. Kaiming-normal conv weights.
 
     Args:
-        in_channels: Input channels.
-        mid_channels: Channels of every branch and of the output.
+        in_channels: Input and output channels.
+        mid_channels: Channels of every branch.
         dilations: Dilations of the four spatial branches.
     """
 
@@ -78,14 +78,14 @@ class ASPP(nn.Module):
         self.branches = nn.ModuleList(
             [_conv_bn_relu(in_channels, mid_channels, 1 if d == 1 else 3, d) for d in dilations])
         self.image_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), _conv_bn_relu(in_channels, mid_channels, 1))
-        self.project = _conv_bn_relu(mid_channels * (len(dilations) + 1), mid_channels, 1)
+        self.project = _conv_bn_relu(mid_channels * (len(dilations) + 1), in_channels, 1)
         self.dropout = nn.Dropout(0.5)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x: (B, C_in, h, w). Returns: (B, mid_channels, h, w)."""
+        """Args: x: (B, C_in, h, w). Returns: (B, C_in, h, w)."""
         pooled = F.interpolate(self.image_pool(x), size=x.shape[-2:], mode='bilinear', align_corners=True)
         return self.dropout(self.project(torch.cat([b(x) for b in self.branches] + [pooled], dim=1)))
 
@@ -112,10 +112,13 @@ class BEVDepthCameraAwareDepthNet(nn.Module):
         use_aspp: ASPP after the BasicBlocks (official: True).
         use_dcn: A deformable 3x3 conv (mmcv ``DCN``, 4 groups) before the last conv (official configs: False).
         in_index: Which input level is used.
+        aspp_mid_channels: Branch width of the ASPP (None: ``mid_channels``; official
+            ``bevdet-r50-4d-depth-cbgs.py``: 96).
     """
 
     def __init__(self, in_channels: int, mid_channels: int, depth_channels: int, context_channels: int,
-                 num_cam_params: int = 27, use_aspp: bool = True, use_dcn: bool = False, in_index: int = 0) -> None:
+                 num_cam_params: int = 27, use_aspp: bool = True, use_dcn: bool = False, in_index: int = 0,
+                 aspp_mid_channels: int | None = None) -> None:
         super().__init__()
         self.in_index = in_index
         self.reduce = nn.Sequential(nn.Conv2d(in_channels, mid_channels, 3, padding=1),
@@ -128,7 +131,7 @@ class BEVDepthCameraAwareDepthNet(nn.Module):
         self.context_conv = nn.Conv2d(mid_channels, context_channels, 1)
         layers: list[nn.Module] = [BasicBlock(mid_channels, mid_channels) for _ in range(3)]
         if use_aspp:
-            layers.append(ASPP(mid_channels, mid_channels))
+            layers.append(ASPP(mid_channels, aspp_mid_channels or mid_channels))
         if use_dcn:
             layers.append(build_conv_layer(dict(type='DCN', in_channels=mid_channels, out_channels=mid_channels,
                                                 kernel_size=3, padding=1, groups=4, im2col_step=128)))

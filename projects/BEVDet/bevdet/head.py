@@ -1,9 +1,10 @@
 """CenterHead with BEVDet's Scale-NMS (per-class box rescaling before rotated BEV NMS)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from mmdet3d.models.dense_heads import CenterHead
-from mmdet3d.models.layers import nms_bev
+from mmdet3d.models.layers import circle_nms, nms_bev
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import xywhr2xyxyr
 from mmengine.structures import InstanceData
@@ -48,9 +49,11 @@ def scale_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, b
 class BEVDetCenterHead(CenterHead):
     """mmdet3d's ``CenterHead`` whose rotated NMS rescales boxes per class (test_cfg ``nms_rescale_factor``).
 
-    ``test_cfg`` keys used here: ``score_threshold``, ``post_center_limit_range``, ``nms_thr`` (float),
-    ``pre_max_size``, ``post_max_size`` and ``nms_rescale_factor`` (one list of per-class factors per task;
-    omitted: all 1, i.e. plain rotated NMS).
+    ``test_cfg`` keys used here, as the official dev2.0 ``CenterHead.get_bboxes``: ``score_threshold``,
+    ``post_center_limit_range``, ``nms_type`` (``'circle'`` or anything else = rotated; one value or one per task),
+    ``min_radius`` (per task, the squared centre distance of ``'circle'``), ``nms_thr`` (float or one per task),
+    ``pre_max_size``, ``post_max_size`` and ``nms_rescale_factor`` (per task: one factor or a list of per-class
+    factors; omitted: 1, i.e. plain rotated NMS).
 
     ``init_weights`` also initialises the task heads: mmdet3d keeps them in a ``torch.nn.ModuleList``, which
     mmengine's recursive ``init_weights`` does not enter, so their heatmap bias would stay random instead of
@@ -89,7 +92,12 @@ class BEVDetCenterHead(CenterHead):
             dim = torch.exp(p['dim']) if self.norm_bbox else p['dim']
             decoded = self.bbox_coder.decode(p['heatmap'].sigmoid(), p['rot'][:, 0:1], p['rot'][:, 1:2],
                                              p['height'], dim, p.get('vel'), reg=p['reg'], task_id=task_id)
-            factors = cfg.get('nms_rescale_factor', [[1.0] * self.num_classes[task_id]])[task_id]
+            nms_type = cfg.get('nms_type')
+            nms_type = nms_type[task_id] if isinstance(nms_type, (list, tuple)) else nms_type
+            nms_thr = cfg['nms_thr'][task_id] if isinstance(cfg['nms_thr'], (list, tuple)) else cfg['nms_thr']
+            factors = cfg.get('nms_rescale_factor', [1.0] * len(self.task_heads))[task_id]
+            if not isinstance(factors, (list, tuple)):
+                factors = [factors] * self.num_classes[task_id]
             factors = torch.as_tensor(factors, dtype=p['heatmap'].dtype, device=p['heatmap'].device)
             limit = torch.as_tensor(cfg['post_center_limit_range'], device=p['heatmap'].device)
             for i, det in enumerate(decoded):
@@ -97,8 +105,14 @@ class BEVDetCenterHead(CenterHead):
                 keep = scores >= cfg['score_threshold']
                 keep &= (boxes[:, :3] >= limit[:3]).all(1) & (boxes[:, :3] <= limit[3:]).all(1)
                 boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-                sel = scale_nms(boxes, scores, labels, batch_input_metas[i]['box_type_3d'], factors,
-                                cfg['nms_thr'], cfg['pre_max_size'], cfg['post_max_size'])
+                if nms_type == 'circle':  # centre distance only, no box sizes
+                    dets = torch.cat([boxes[:, :2], scores[:, None]], dim=1).detach().cpu().numpy()
+                    sel = torch.as_tensor(np.asarray(circle_nms(dets, cfg['min_radius'][task_id],
+                                                                cfg['post_max_size']), dtype=np.int64),
+                                          device=boxes.device)
+                else:
+                    sel = scale_nms(boxes, scores, labels, batch_input_metas[i]['box_type_3d'], factors,
+                                    nms_thr, cfg['pre_max_size'], cfg['post_max_size'])
                 per_sample[i].append((boxes[sel], scores[sel], labels[sel] + label_offset))
             label_offset += self.num_classes[task_id]
         results = []

@@ -11,6 +11,7 @@ hold other frames and keys; read silently, they wreck training and NDS, so they 
 from __future__ import annotations
 
 import os.path as osp
+import pickle
 from collections.abc import Sequence
 
 import mmengine
@@ -19,7 +20,7 @@ from mmdet3d.registry import DATASETS
 
 from hybrid_depth.datasets.file_readers import DataFileError
 
-__all__ = ['INFO_HINT', 'InfoFileError', 'check_nuscenes_infos', 'BEVDetNuScenesDataset']
+__all__ = ['INFO_HINT', 'InfoFileError', 'check_nuscenes_infos', 'read_info_file', 'BEVDetNuScenesDataset']
 
 INFO_HINT = ('regenerate mmdet3d 1.x infos with: python tools/create_data.py nuscenes --root-path <dataroot> '
              '--out-dir <dataroot> --version <v1.0-trainval|v1.0-mini>')
@@ -79,6 +80,20 @@ def check_nuscenes_infos(annotations: object, path: str, cameras: Sequence[str] 
             fail(f'sample {token} lacks {lacks} (info_version {meta.get("info_version")})')
 
 
+def read_info_file(path: str) -> object:
+    """Unpickle an info file; an empty, truncated or non-pickle file is one :class:`InfoFileError` naming it."""
+    size = osp.getsize(path)
+    if size == 0:
+        raise InfoFileError(f'info file is empty (0 bytes): {path}; {INFO_HINT}')
+    try:
+        return mmengine.load(path, file_format='pkl')
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError,
+            ValueError, UnicodeDecodeError) as err:
+        what = 'truncated' if isinstance(err, EOFError) or 'truncated' in str(err) else 'not a pickle or corrupt'
+        raise InfoFileError(f'info file is {what} ({size} bytes): {path}: {type(err).__name__}: '
+                            f'{(str(err).splitlines() or [""])[0]}; {INFO_HINT}') from err
+
+
 @DATASETS.register_module()
 class BEVDetNuScenesDataset(NuScenesDataset):
     """mmdet3d's ``NuScenesDataset`` that checks its ``ann_file`` against the info contract.
@@ -94,7 +109,7 @@ class BEVDetNuScenesDataset(NuScenesDataset):
             root = self.data_root
             where = f'data root {root} does not exist' if root and not osp.isdir(root) else 'no such file'
             raise FileNotFoundError(f'info file not found: {self.ann_file} ({where}); {INFO_HINT}')
-        annotations = mmengine.load(self.ann_file)
+        annotations = read_info_file(self.ann_file)
         check_nuscenes_infos(annotations, self.ann_file)
         for key, value in annotations['metainfo'].items():
             self._metainfo.setdefault(key, value)

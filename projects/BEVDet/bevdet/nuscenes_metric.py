@@ -11,6 +11,7 @@ unchanged.
 """
 from __future__ import annotations
 
+import json
 import os.path as osp
 
 import mmengine
@@ -19,7 +20,10 @@ from mmdet3d.evaluation.metrics import NuScenesMetric
 from mmdet3d.registry import METRICS
 from mmengine.logging import MMLogger, print_log
 
-__all__ = ['BEVDetNuScenesMetric', 'empty_prediction_summary', 'count_result_boxes']
+from hybrid_depth.datasets.file_readers import DataFileError
+from hybrid_depth.utils.atomic import atomic_write
+
+__all__ = ['BEVDetNuScenesMetric', 'empty_prediction_summary', 'count_result_boxes', 'check_nuscenes_tables']
 
 
 def count_result_boxes(result_path: str) -> int:
@@ -28,6 +32,34 @@ def count_result_boxes(result_path: str) -> int:
     if 'results' not in results:
         raise KeyError(f'{result_path}: no "results" field (not a nuScenes detection result file)')
     return sum(len(boxes) for boxes in results['results'].values())
+
+
+# the tables nuscenes-devkit's NuScenes() reads, in its order
+NUSCENES_TABLES = ('category', 'attribute', 'visibility', 'instance', 'sensor', 'calibrated_sensor', 'ego_pose',
+                   'log', 'scene', 'sample', 'sample_data', 'sample_annotation', 'map')
+
+
+def check_nuscenes_tables(table_root: str) -> None:
+    """Name the nuScenes table the devkit cannot read (called when the devkit failed, to say which file).
+
+    Raises:
+        FileNotFoundError: the version folder or a table is missing.
+        DataFileError: a table is empty, not JSON (truncated, garbage) or not a list of records.
+    """
+    if not osp.isdir(table_root):
+        raise FileNotFoundError(f'nuScenes table folder not found: {table_root}')
+    for name in NUSCENES_TABLES:
+        path = osp.join(table_root, f'{name}.json')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'nuScenes table not found: {path}')
+        try:
+            with open(path) as f:
+                table = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DataFileError(f'nuScenes table is not valid JSON (empty, truncated or garbage, '
+                                f'{osp.getsize(path)} bytes): {path}: {err}') from err
+        if not isinstance(table, list) or any(not isinstance(r, dict) or 'token' not in r for r in table[:1]):
+            raise DataFileError(f'nuScenes table is not a list of records with a "token": {path}')
 
 
 def empty_prediction_summary(eval_config) -> dict:
@@ -69,12 +101,20 @@ class BEVDetNuScenesMetric(NuScenesMetric):
     def _evaluate_single(self, result_path: str, classes: list[str] | None = None,
                          result_name: str = 'pred_instances_3d') -> dict[str, float]:
         if count_result_boxes(result_path) > 0:
-            return super()._evaluate_single(result_path, classes=classes, result_name=result_name)
+            table_root = osp.join(self.data_root, self.version)
+            if not osp.isdir(table_root):  # the devkit asserts on it without a message that names it
+                raise FileNotFoundError(f'nuScenes table folder not found: {table_root}')
+            try:
+                return super()._evaluate_single(result_path, classes=classes, result_name=result_name)
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError, AssertionError):
+                check_nuscenes_tables(table_root)  # raises naming the bad table, if one is bad
+                raise
         print_log(f'{result_path}: the model predicted no box in any sample; scoring it as the devkit scores '
                   'classes without predictions (AP 0, TP errors 1)', logger=MMLogger.get_current_instance(),
                   level=30)
         summary = empty_prediction_summary(self.eval_detection_configs)
-        mmengine.dump(summary, osp.join(osp.dirname(result_path), 'metrics_summary.json'))
+        with atomic_write(osp.join(osp.dirname(result_path), 'metrics_summary.json')) as tmp:
+            mmengine.dump(summary, str(tmp))
         prefix = f'{result_name}_NuScenes'
         detail: dict[str, float] = {}
         for name in classes:

@@ -22,13 +22,14 @@ import torch.nn.functional as F
 from mmdet3d.registry import MODELS
 from torch import nn
 
-from .bev_pool import bev_pool, plan_bev_pool, voxel_ranks
+from .bev_pool import VOXEL_INDEX, bev_pool, plan_bev_pool, voxel_ranks
 
-__all__ = ['BEVDetLSSViewTransformer', 'FRUSTUM_PIXELS', 'bev_to_image', 'create_frustum', 'frustum_to_bev',
-           'camera_params_vector', 'depth_targets_to_bins', 'nearest_depth_per_cell']
+__all__ = ['BEVDetLSSViewTransformer', 'BEV_CHANNEL_ORDER', 'FRUSTUM_PIXELS', 'bev_to_image', 'create_frustum',
+           'frustum_to_bev', 'camera_params_vector', 'depth_targets_to_bins', 'nearest_depth_per_cell']
 
 
 FRUSTUM_PIXELS = ('linspace', 'cell_centres')
+BEV_CHANNEL_ORDER = ('z_major', 'c_major')
 
 
 def create_frustum(feature_size: Sequence[int], depth_bound: Sequence[float], stride: int,
@@ -205,11 +206,27 @@ class BEVDetLSSViewTransformer(nn.Module):
         loss_depth_weight: Weight of the BEVDepth depth loss (0: BEVDet, no depth supervision).
         frustum_pixels: Pixel coordinates of the feature cells, ``'linspace'`` (official) or
             ``'cell_centres'`` (patch encoders, padded maps); see :func:`create_frustum`.
+        voxel_index: ``'trunc'`` (official: points up to one cell below each lower bound are pooled into the
+            first cell) or ``'floor'`` (only points inside the grid); see :func:`.bev_pool.voxel_ranks`.
+        depth_loss_clamp: ``None`` (official: plain BCE, torch clamps the log at -100) or ``eps``: probabilities
+            clamped to ``[eps, 1 - eps]`` before the BCE (bounded loss, zero gradient past the clamp).
+        bev_channel_order: Channel ``k`` of the BEV map for height cell ``z`` and context channel ``c``:
+            ``'z_major'`` ``k = z C + c`` (official ``torch.cat(bev.unbind(2), 1)``) or ``'c_major'``
+            ``k = c Z + z``. Equal for ``Z = 1``; matters for ``Z > 1`` checkpoints.
     """
 
     def __init__(self, depth_net: dict, grid_config: dict, input_size: Sequence[int], downsample: int = 16,
-                 out_channels: int = 64, loss_depth_weight: float = 0.0, frustum_pixels: str = 'linspace') -> None:
+                 out_channels: int = 64, loss_depth_weight: float = 0.0, frustum_pixels: str = 'linspace',
+                 voxel_index: str = 'trunc', depth_loss_clamp: float | None = None,
+                 bev_channel_order: str = 'z_major') -> None:
         super().__init__()
+        if voxel_index not in VOXEL_INDEX:
+            raise ValueError(f'voxel_index must be one of {VOXEL_INDEX}, got {voxel_index!r}')
+        if bev_channel_order not in BEV_CHANNEL_ORDER:
+            raise ValueError(f'bev_channel_order must be one of {BEV_CHANNEL_ORDER}, got {bev_channel_order!r}')
+        self.voxel_index = voxel_index
+        self.depth_loss_clamp = depth_loss_clamp
+        self.bev_channel_order = bev_channel_order
         self.grid_config = {k: tuple(float(x) for x in v) for k, v in grid_config.items()}
         self.input_size = tuple(input_size)
         self.downsample = downsample
@@ -241,7 +258,8 @@ class BEVDetLSSViewTransformer(nn.Module):
                 projection samples).
 
         Returns:
-            ``(bev, depth)``: (B, C * Z, Y, X) BEV features (ego frame, ``x`` along the last axis) and
+            ``(bev, depth)``: (B, Z * C, Y, X) BEV features (ego frame, ``x`` along the last axis, channel order
+            ``bev_channel_order``) and
             (B * N, D, h, w) depth probabilities; with ``return_context`` also (B * N, C, h, w) context.
         """
         b, n = cam2img.shape[:2]
@@ -254,13 +272,15 @@ class BEVDetLSSViewTransformer(nn.Module):
         depth = depth_logits.softmax(dim=1)  # (BN, D, h, w)
         points = frustum_to_bev(self.frustum, cam2img, cam2ego, post_rots, post_trans, bda)
         grid_size = torch.tensor(self.grid_size)
-        ranks = voxel_ranks(points, self.grid_lower, self.grid_interval, grid_size)
+        ranks = voxel_ranks(points, self.grid_lower, self.grid_interval, grid_size, self.voxel_index)
         nx, ny, nz = self.grid_size
         plan = plan_bev_pool(ranks, b * n * h * w, self.num_depth, b * nx * ny * nz)
         depth_flat = depth.permute(0, 2, 3, 1).reshape(-1, self.num_depth)  # (BNhw, D)
         ctx_flat = context.permute(0, 2, 3, 1).reshape(-1, self.out_channels)  # (BNhw, C)
         pooled = bev_pool(depth_flat, ctx_flat, plan)  # (B Z Y X, C)
-        bev = pooled.view(b, nz, ny, nx, self.out_channels).permute(0, 4, 1, 2, 3).reshape(b, -1, ny, nx)
+        bev = pooled.view(b, nz, ny, nx, self.out_channels)  # (B, Z, Y, X, C)
+        bev = bev.permute(0, 1, 4, 2, 3) if self.bev_channel_order == 'z_major' else bev.permute(0, 4, 1, 2, 3)
+        bev = bev.reshape(b, -1, ny, nx)  # (B, Z C, Y, X) or (B, C Z, Y, X)
         return (bev, depth, context) if return_context else (bev, depth)
 
     @torch.autocast('cuda', enabled=False)  # official get_depth_loss: fp32 (BCE is refused under autocast)
@@ -284,6 +304,8 @@ class BEVDetLSSViewTransformer(nn.Module):
         target = depth_targets_to_bins(gt_depth, self.downsample, self.grid_config['depth'],
                                        depth.shape[-2:])  # (BN, h, w, D)
         fg = target.sum(-1) > 0
-        pred = depth.permute(0, 2, 3, 1)[fg].clamp(1e-6, 1 - 1e-6)
+        pred = depth.permute(0, 2, 3, 1)[fg]  # (K, D) cells with a LiDAR return
+        if self.depth_loss_clamp is not None:
+            pred = pred.clamp(self.depth_loss_clamp, 1 - self.depth_loss_clamp)
         loss = F.binary_cross_entropy(pred, target[fg], reduction='sum') / max(int(fg.sum()), 1)
         return self.loss_depth_weight * loss

@@ -12,8 +12,10 @@ from mmengine.registry import init_default_scope
 
 import hybrid_depth.models.backbones  # noqa: F401  (registration)
 import hybrid_depth.models.depth_branch  # noqa: F401
+from hybrid_depth.geometry import disp_to_depth
 from hybrid_depth.models import TINY_CLIP_CFG, HybridEncoder
 from hybrid_depth.models.backbones import HybridDepthBackbone
+from hybrid_depth.utils.checkpoint import CheckpointFileError
 
 ROOT = Path(__file__).resolve().parents[3]
 init_default_scope('mmdet3d')
@@ -79,7 +81,7 @@ def test_backbone_loads_export(tmp_path):
     assert backbone.missing_from_checkpoint == []
     for name, value in backbone.encoder.state_dict().items():
         torch.testing.assert_close(value, depth_model[f'encoder.{name}'])
-    with pytest.raises(KeyError, match="no weights with prefix 'backbone.'"):
+    with pytest.raises(CheckpointFileError, match="no weights with prefix 'backbone.'"):
         torch.save({'state_dict': {'other.w': torch.zeros(1)}}, tmp_path / 'bad.pth')
         HybridDepthBackbone(preset='tiny', checkpoint=str(tmp_path / 'bad.pth'))
 
@@ -208,3 +210,41 @@ def test_depth_branch_without_decoder_grad_keeps_the_prior_and_skips_its_backwar
     assert all(f.grad is None for f in feats[:3]) and feats[3].grad is not None
     out_a.sum().backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in with_grad.decoder.parameters())
+
+
+def test_depth_branch_cells_are_the_encoder_patches():
+    """The prior of cell (i, j) averages the full-resolution disparity over the patch [14 i, 14 i + 14) x ..."""
+    torch.manual_seed(0)
+    branch = MODELS.build(_depth_branch_cfg()).eval()
+    feats = [torch.randn(1, 64, 10, 26) for _ in range(4)]
+    size = (128, 352)  # 128 = 9 x 14 + 2: the last row of cells covers 2 image rows and 12 padded ones
+    with torch.no_grad():
+        levels = branch.prompt_bank(feats)
+        disp = branch.decoder(levels, size)[0][0, 0]  # (128, 352)
+        depth = branch.decoder_depth(levels, size)[0, 0]  # (10, 26)
+    for i, j in [(0, 0), (3, 7), (8, 25), (9, 0), (9, 25)]:
+        patch = disp[14 * i:14 * i + 14, 14 * j:14 * j + 14]
+        patch = torch.cat([patch, patch[-1:].expand(14 - patch.shape[0], -1)])  # replicate padding: bottom
+        patch = torch.cat([patch, patch[:, -1:].expand(-1, 14 - patch.shape[1])], dim=1)  # and right
+        _, expected = disp_to_depth(patch.mean(), branch.min_depth, branch.max_depth)
+        torch.testing.assert_close(depth[i, j], expected)
+
+
+@pytest.mark.parametrize('k', [2, 4, 7])
+def test_depth_branch_decode_pixels_follows_the_full_decode(k):
+    """Decoding at k pixels per cell (ours, for CPU budgets) gives the same prior up to the head's resampling."""
+    torch.manual_seed(0)
+    branch = MODELS.build(_depth_branch_cfg()).eval()
+    fast = MODELS.build(_depth_branch_cfg(decode_pixels=k)).eval()
+    fast.load_state_dict(branch.state_dict())
+    # smooth levels (a bilinear upsampling of a coarse map), as the encoder's are
+    feats = [torch.nn.functional.interpolate(torch.randn(1, 64, 3, 7), size=(10, 26), mode='bilinear',
+                                             align_corners=True) for _ in range(4)]
+    with torch.no_grad():
+        full = branch.decoder_depth(branch.prompt_bank(feats), (128, 352))
+        cells = fast.decoder_depth(fast.prompt_bank(feats), (128, 352))
+    assert cells.shape == full.shape == (1, 1, 10, 26)
+    ratio = (cells / full).log().abs()
+    assert float(ratio.median()) < 0.05, float(ratio.median())
+    with pytest.raises(ValueError, match='decode_pixels'):
+        MODELS.build(_depth_branch_cfg(decode_pixels=15))

@@ -25,9 +25,13 @@ def _geometry(b: int = 2, n: int = 2, d: int = 5, h: int = 3, w: int = 4, seed: 
 
 def test_voxel_ranks_known_values():
     points = torch.tensor([[0.5, -1.5, 0.2], [-2.5, 0.0, 0.0], [1.9, 1.9, -0.9]]).view(1, 1, 3, 1, 1, 3)
-    ranks = voxel_ranks(points, torch.tensor([-2.0, -2, -1]), torch.tensor([1.0, 1, 1]), torch.tensor([4, 4, 2]))
-    # x=2, y=0, z=1 -> (1*4 + 0)*4 + 2 = 18; outside -> 32; x=3, y=3, z=0 -> 15
-    assert ranks.tolist() == [18, 32, 15]
+    args = (torch.tensor([-2.0, -2, -1]), torch.tensor([1.0, 1, 1]), torch.tensor([4, 4, 2]))
+    # x=2, y=0, z=1 -> (1*4 + 0)*4 + 2 = 18; x=3, y=3, z=0 -> 15; x = -2.5 is half a cell below the grid:
+    # official truncation (-0.5 -> 0) pools it into x=0, y=2, z=1 -> (1*4 + 2)*4 + 0 = 24, floor leaves it out (32)
+    assert voxel_ranks(points, *args).tolist() == [18, 24, 15]
+    assert voxel_ranks(points, *args, index='floor').tolist() == [18, 32, 15]
+    with pytest.raises(ValueError, match='voxel index'):
+        voxel_ranks(points, *args, index='round')
 
 
 @pytest.mark.parametrize('seed', [0, 1])

@@ -1,0 +1,5 @@
+"""Small file utilities shared by the tools and writers: atomic writes, checksums."""
+from .atomic import atomic_write, stale_partials
+from .checksum import ChecksumError, verify_sha256
+
+__all__ = ['ChecksumError', 'atomic_write', 'stale_partials', 'verify_sha256']
