@@ -120,23 +120,29 @@ def plan_bev_pool(ranks: torch.Tensor, num_pixels: int, num_depth: int, num_voxe
     """
     if ranks.numel() != num_pixels * num_depth:
         raise ValueError(f'ranks has {ranks.numel()} points, expected {num_pixels} x {num_depth}')
-    inside = torch.nonzero(ranks < num_voxels).squeeze(1)  # (K,) ascending point index = (pixel, bin) order
-    pixel = torch.div(inside, num_depth, rounding_mode='floor')
-    key_t = pixel * num_voxels + ranks[inside]  # (K,) entry key in S^T order (pixel, voxel)
-    order_t = torch.argsort(key_t, stable=True)  # keeps ascending point index within an entry
-    keys, point_to_entry, counts = torch.unique_consecutive(key_t[order_t], return_inverse=True,
-                                                            return_counts=True)  # (E,), (K,), (E,)
-    num_entries = keys.numel()
-    pixel_e = torch.div(keys, num_voxels, rounding_mode='floor')  # (E,)
-    voxel_e = keys - pixel_e * num_voxels  # (E,)
-    col_sum = inside[order_t]
+    # sort each pixel's D bins by voxel (small row sorts, no global sort): S^T order (pixel, voxel, bin);
+    # outside points carry the largest rank and end each row
+    voxel_sorted, bin_order = torch.sort(ranks.view(num_pixels, num_depth), dim=1, stable=True)  # (F, D)
+    pixel_ids = torch.arange(num_pixels, device=ranks.device)
+    point_sorted = (pixel_ids[:, None] * num_depth + bin_order).flatten()  # (F * D,)
+    inside = voxel_sorted.flatten() < num_voxels
+    col_sum = point_sorted[inside]  # (K,) inside points grouped by (pixel, voxel), bins ascending
+    voxel = voxel_sorted.flatten()[inside]  # (K,)
+    pixel = torch.div(col_sum, num_depth, rounding_mode='floor')  # (K,)
+    first = torch.ones_like(inside[:voxel.numel()])  # (K,) first point of each (pixel, voxel) entry
+    first[1:] = (voxel[1:] != voxel[:-1]) | (pixel[1:] != pixel[:-1])
+    point_to_entry = first.cumsum(0) - 1  # (K,)
+    starts = torch.nonzero(first).squeeze(1)  # (E,)
+    num_entries = starts.numel()
+    pixel_e, voxel_e = pixel[starts], voxel[starts]  # (E,) in S^T order
+    crow_sum = torch.cat([starts, starts.new_full((1,), voxel.numel())])
     point_entry = torch.full_like(ranks, num_entries)
     point_entry[col_sum] = point_to_entry
-    fwd_entry = torch.argsort(voxel_e * num_pixels + pixel_e)  # unique keys: S row-major, columns ascending
+    fwd_entry = torch.argsort(voxel_e, stable=True)  # S row-major; stable keeps pixels ascending in a row
     return BEVPoolPlan(
         ranks=ranks, crow=_row_pointers(voxel_e[fwd_entry], num_voxels), col=pixel_e[fwd_entry],
         fwd_entry=fwd_entry, crow_t=_row_pointers(pixel_e, num_pixels), col_t=voxel_e,
-        crow_sum=torch.cat([counts.new_zeros(1), counts.cumsum(0)]), col_sum=col_sum, point_entry=point_entry,
+        crow_sum=crow_sum, col_sum=col_sum, point_entry=point_entry,
         num_pixels=num_pixels, num_depth=num_depth, num_voxels=num_voxels)
 
 
