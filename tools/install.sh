@@ -172,7 +172,8 @@ decide_ops() {
   if [ -z "${HDB_MMCV_CUDA:-}" ] && [ "${FORCE_CUDA:-0}" = 1 ]; then mode=1; fi
   case "$mode" in auto|0|1) ;; *) die "HDB_MMCV_CUDA='$mode' is not one of auto, 0, 1" ;; esac
   OPS=cpu NVCC='' NVCC_VERSION='' NVCC_RELEASE='' ARCH_LIST='' ARCH_FROM='' CUDA_DIR=''
-  read -r TORCH_FULL PY_FULL MMCV_STATE TORCH_CUDA < <(python_facts)
+  read -r TORCH_FULL PY_FULL MMCV_STATE TORCH_CUDA < <(python_facts) \
+    || die "cannot import torch with $PY (error above)"
   decide_cuda "$mode"
   KEY="$(key_inputs | sha256sum | cut -c1-16)"
   local ops_tag="$OPS"

@@ -44,3 +44,9 @@ def port_outside_ephemeral_range() -> int:
 def master_port() -> Callable[[], int]:
     """Call it for each launch: ``env['MASTER_PORT'] = str(master_port())``."""
     return port_outside_ephemeral_range
+
+
+@pytest.fixture
+def ephemeral_ports() -> tuple[int, int]:
+    """The kernel's ephemeral port range (lowest, highest)."""
+    return ephemeral_range()

@@ -92,3 +92,14 @@ def test_slurm_scripts_launch_through_srun(trained: Path, tmp_path: Path, master
     assert res.returncode == 0, (res.stdout[-2000:], res.stderr[-3000:])
     log = next((tmp_path / 'test').glob('*/*.log')).read_text()
     assert 'Distributed launcher: slurm' in log and 'mse' in log
+
+
+def test_master_port_is_free_and_below_the_ephemeral_range(master_port, ephemeral_ports) -> None:
+    """The ports gloo's connections and port-0 listeners take come from the ephemeral range; ours never does."""
+    import socket
+
+    low, _ = ephemeral_ports
+    ports = {master_port() for _ in range(20)}
+    assert all(1024 <= port < low for port in ports), (ports, low)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', ports.pop()))  # free: binds
