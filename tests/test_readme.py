@@ -53,6 +53,7 @@ EXERCISED_BY: dict[str, list[str]] = {
     'benchmarks/bev_pool.py': ['tests/benchmarks/test_benchmark_scripts.py::test_bev_pool_benchmark_runs'],
     'benchmarks/depth_train_step.py': [
         'tests/benchmarks/test_benchmark_scripts.py::test_depth_train_step_benchmark_runs'],
+    'benchmarks/detector_step.py': ['tests/benchmarks/test_benchmark_scripts.py::test_detector_step_benchmark_runs'],
     'benchmarks/backbone_latency.py': [
         'tests/benchmarks/test_backbone_latency.py::test_backbone_latency_ablation_runs_and_prints_ratios'],
     'benchmarks/hybrid_depth_ablation.py': [
