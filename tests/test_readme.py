@@ -35,6 +35,7 @@ EXERCISED_BY: dict[str, list[str]] = {
     'tools/test.py': ['tests/projects/bevdet/test_train_test_tools.py::test_demo_config_trains_and_tests',
                       'demo:depth_test', 'demo:bevdet_test'],
     'tools/dist_train.sh': ['tests/tools/test_train_tools.py::test_dist_train_two_gloo_processes'],
+    'tools/gpu_check.sh': ['tests/tools/test_gpu_check.py::test_gpu_check_cpu_prints_a_passing_table'],
     'tools/dist_test.sh': ['tests/tools/test_launch_scripts.py::test_dist_test_two_gloo_workers'],
     'tools/slurm_train.sh': ['tests/tools/test_launch_scripts.py::test_slurm_scripts_launch_through_srun'],
     'tools/slurm_test.sh': ['tests/tools/test_launch_scripts.py::test_slurm_scripts_launch_through_srun'],
@@ -52,6 +53,7 @@ EXERCISED_BY: dict[str, list[str]] = {
     'benchmarks/bev_pool.py': ['tests/benchmarks/test_benchmark_scripts.py::test_bev_pool_benchmark_runs'],
     'benchmarks/depth_train_step.py': [
         'tests/benchmarks/test_benchmark_scripts.py::test_depth_train_step_benchmark_runs'],
+    'benchmarks/detector_step.py': ['tests/benchmarks/test_benchmark_scripts.py::test_detector_step_benchmark_runs'],
     'benchmarks/backbone_latency.py': [
         'tests/benchmarks/test_backbone_latency.py::test_backbone_latency_ablation_runs_and_prints_ratios'],
     'benchmarks/hybrid_depth_ablation.py': [

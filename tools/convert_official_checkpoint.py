@@ -19,6 +19,12 @@ Outputs (in ``--out-dir``, each written to a temporary name and renamed; on any 
 - ``hybrid_depth_coarse_official.pth`` (from ``--stage1``): an mmengine checkpoint of ``HybridCoarseDepthEstimator``
   (``load_from`` of ``configs/hybrid_depth/fine_kitti.py``, to train Stage 2 yourself).
 
+BEVDet mode (``--bevdet FILE --bevdet-layout bevdet-r50|bevdet-r50-cbgs|bevdet-r50-4d-depth-cbgs``): a released
+BEVDet dev2.0 checkpoint -> ``bevdet_official.pth``, an mmengine checkpoint of our ``BEVDet`` for ``--bevdet-config``
+(default ``configs/bevdet_r50.py``; heatmap rows reordered to mmdet3d's class order; see
+``projects/BEVDet/bevdet/official_checkpoint.py``). The temporal ``bevdet-r50-4d-depth-cbgs`` converts with
+``--bevdet-parts image`` only (its image branch, into a config with the same image branch).
+
 Every official key is mapped (see ``hybrid_depth/models/official_checkpoint.py``) except the parameters no forward
 uses, which are dropped by name and counted. An unknown key, a model key left without a value or a shape mismatch
 stops the conversion with one error listing them all (exit code 1).
@@ -44,8 +50,9 @@ from tools.export_backbone import DEFAULT_DROP, DEFAULT_MAPPING, atomic_save, co
 
 FINE_CONFIG = 'configs/hybrid_depth/fine_kitti.py'
 COARSE_CONFIG = 'configs/hybrid_depth/coarse_tusimple.py'
+BEVDET_CONFIG = 'configs/bevdet_r50.py'
 OUTPUTS = {'fine': 'hybrid_depth_fine_official.pth', 'bev': 'hybrid_depth_bev_official.pth',
-           'coarse': 'hybrid_depth_coarse_official.pth'}
+           'coarse': 'hybrid_depth_coarse_official.pth', 'bevdet': 'bevdet_official.pth'}
 
 
 class _Opaque:
@@ -135,6 +142,32 @@ def convert_stage1(path: str, config: str = COARSE_CONFIG) -> tuple[dict, dict]:
                    'converted': len(state)}
 
 
+def bevdet_expected_shapes(config: str) -> dict[str, tuple[int, ...]]:
+    """``{key: shape}`` of the BEVDet model of ``config``, built without loading any weights."""
+    from mmdet3d.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import projects.BEVDet.bevdet  # noqa: F401  (registers the models)
+
+    init_default_scope('mmdet3d')
+    model = MODELS.build(Config.fromfile(config).model)  # init_cfg is only read by init_weights(): not called
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def convert_bevdet(path: str, layout: str, config: str = BEVDET_CONFIG, parts: str = 'all') -> tuple[dict, dict]:
+    """Released BEVDet checkpoint -> (our ``BEVDet`` state dict, summary)."""
+    from projects.BEVDet.bevdet.official_checkpoint import convert_official_bevdet
+
+    ckpt = load_official(path)
+    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state_dict, dict):
+        raise KeyError(f'{path}: no "state_dict"')
+    state = convert_official_bevdet(state_dict, bevdet_expected_shapes(config), layout, parts=parts)
+    return state, {'official_tensors': sum(isinstance(v, torch.Tensor) for v in state_dict.values()),
+                   'converted': len(state), 'layout': layout, 'parts': parts}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--stage2',
@@ -143,9 +176,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--out-dir', required=True, help='output folder')
     p.add_argument('--fine-config', default=FINE_CONFIG, help='config whose model receives the Stage-2 weights')
     p.add_argument('--coarse-config', default=COARSE_CONFIG, help='config whose model receives the Stage-1 weights')
+    p.add_argument('--bevdet', help='released BEVDet dev2.0 checkpoint (bevdet-r50*.pth)')
+    p.add_argument('--bevdet-layout', default='bevdet-r50',
+                   choices=('bevdet-r50', 'bevdet-r50-cbgs', 'bevdet-r50-4d-depth-cbgs'), help='its release')
+    p.add_argument('--bevdet-config', default=BEVDET_CONFIG, help='config whose model receives the BEVDet weights')
+    p.add_argument('--bevdet-parts', default='all', choices=('all', 'image'),
+                   help="'image': only img_backbone, img_neck and img_view_transformer")
     args = p.parse_args(argv)
-    if not args.stage2 and not args.stage1:
-        p.error('give --stage2 and/or --stage1')
+    if not args.stage2 and not args.stage1 and not args.bevdet:
+        p.error('give --stage2, --stage1 and/or --bevdet')
     return args
 
 
@@ -171,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
             results['coarse'] = {'state_dict': state,
                                  'meta': {'source': osp.abspath(args.stage1), 'official_stage': 1, **info}}
             print(f'Stage 1: {info["official_tensors"]} official tensors -> {info["converted"]} model tensors')
+        if args.bevdet:
+            state, info = convert_bevdet(args.bevdet, args.bevdet_layout, args.bevdet_config, args.bevdet_parts)
+            results['bevdet'] = {'state_dict': state, 'meta': {'source': osp.abspath(args.bevdet), **info}}
+            print(f'BEVDet ({info["layout"]}): {info["official_tensors"]} official tensors -> '
+                  f'{info["converted"]} model tensors')
     except (OfficialCheckpointError, FileNotFoundError, KeyError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

@@ -12,23 +12,33 @@
 # Environment:
 #   VENV                 where the environment lives (default: .venv in the repo root)
 #   PYTHON               interpreter used to create it (default: python3)
-#   HDB_WHEEL_CACHE      where the built mmcv wheel is cached (default: ~/.cache/hybrid-depth-bev/wheels);
-#                        CI points it at an empty folder so that every CI run builds mmcv from source
-#   HDB_REQUIRE_BUILD=1  fail unless mmcv is built from source in this run (CI: a cached wheel must not hide
-#                        a broken build step)
-#   FORCE_CUDA=1         build mmcv's CUDA ops too (automatic when torch sees a GPU)
+#   HDB_WHEEL_CACHE      where the built mmcv wheel is cached (default: ~/.cache/hybrid-depth-bev/wheels), in
+#                        a folder named by a key that hashes every input of the build (the "mmcv build" section
+#                        of this file, mmcv / torch / Python versions, flags, compiler version, CPU-only vs CUDA
+#                        with arch list and nvcc version): any change to the build path builds anew
+#   HDB_REQUIRE_BUILD=1  build mmcv from source in this run even if mmcv or a cached wheel is present
+#   HDB_MMCV_CUDA        auto (default): build mmcv's CUDA ops when torch is a CUDA build and nvcc's CUDA major
+#                        version equals torch's (torch.version.cuda); 1: require them (FORCE_CUDA=1 means the
+#                        same); 0: CPU ops only (CI)
+#   TORCH_CUDA_ARCH_LIST GPU architectures of a CUDA build (default: the visible GPUs' (nvidia-smi), else
+#                        8.0;8.6;8.9;9.0+PTX: A100, A10/A40/RTX 30, L4/L40/RTX 40, H100/H200, PTX for newer)
+#   CUDA_HOME            the CUDA toolkit (default: the toolkit holding `nvcc` on PATH, else /usr/local/cuda)
+#   HDB_FORCE_CUDA_REBUILD=1  rebuild an installed CPU-only mmcv when the CUDA ops can be built
 #   MAX_JOBS             parallel compile jobs for mmcv (default: number of cores)
 #   HDB_MMCV_CFLAGS      extra C++ flags for the mmcv build (default: -g0, no debug info: faster, smaller)
 #   HDB_VENV_GIB, HDB_BUILD_GIB  free disk required for the environment / the mmcv build (GiB; defaults below)
 #
 # `bash tools/install.sh --check` runs only the checks (interpreter, venv module, disk, C++20 compiler, Python
-# headers, package index) and installs nothing.
+# headers, package index) and installs nothing. `bash tools/install.sh --dry-run` prints, as key=value lines,
+# what the mmcv step would do (CPU or CUDA ops and why, arch list, CUDA_HOME, cache key, build or reuse) and
+# installs nothing; it needs torch in the environment.
 set -euo pipefail
-CHECK_ONLY=0
+MODE=install
 case "${1:-}" in
-  --check) CHECK_ONLY=1 ;;
+  --check) MODE=check ;;
+  --dry-run) MODE=dry-run ;;
   "") ;;
-  *) echo "usage: bash tools/install.sh [--check]" >&2; exit 2 ;;
+  *) echo "usage: bash tools/install.sh [--check | --dry-run]" >&2; exit 2 ;;
 esac
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -126,13 +136,219 @@ need_build_tools() {
   [ -f "$header" ] || die "no Python headers ($header missing): install the dev package of $("$(interpreter)" -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")') (Debian: apt-get install python3-dev)"
 }
 
-if [ "$CHECK_ONLY" = 1 ]; then
+have() {  # have DIST VERSION -> 0 when DIST==VERSION is installed in the venv
+  "$PY" - "$1" "$2" <<'PYEOF' 2>/dev/null
+import sys
+from importlib.metadata import version
+have = version(sys.argv[1])
+sys.exit(0 if have.split('+')[0] == sys.argv[2] else 1)
+PYEOF
+}
+
+# has_torch PYTHON: 0 when PYTHON exists and can import torch (looked up, not imported: fast).
+has_torch() { [ -x "$1" ] && "$1" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)' 2>/dev/null; }
+
+# ---- Which mmcv ops to build: CPU only, or CUDA too --------------------------------------------------------
+DEFAULT_ARCH_LIST='8.0;8.6;8.9;9.0+PTX'
+
+# cuda_home: the CUDA toolkit a build would use (CUDA_HOME, else the toolkit holding `nvcc` on PATH, else
+# /usr/local/cuda); empty when there is none. A toolkit is a folder with bin/nvcc and include/cuda_runtime.h.
+cuda_home() {
+  if [ -n "${CUDA_HOME:-}" ]; then echo "$CUDA_HOME"; return 0; fi
+  local nvcc dir
+  nvcc="$(command -v nvcc 2>/dev/null || true)"
+  if [ -n "$nvcc" ]; then
+    dir="$(dirname "$(dirname "$(readlink -f "$nvcc")")")"
+    if [ -f "$dir/include/cuda_runtime.h" ]; then echo "$dir"; return 0; fi
+  fi
+  if [ -x /usr/local/cuda/bin/nvcc ]; then echo /usr/local/cuda; fi
+}
+
+# decide_ops: sets OPS (cpu|cuda), OPS_REASON, TORCH_FULL, TORCH_CUDA, PY_FULL, NVCC, NVCC_VERSION, NVCC_RELEASE,
+# CUDA_DIR, ARCH_LIST, ARCH_FROM, then KEY and SLOT (the wheel cache key and folder of this build).
+# auto: CUDA ops when torch is a CUDA build and nvcc's CUDA major version is torch's.
+decide_ops() {
+  local mode="${HDB_MMCV_CUDA:-auto}"
+  if [ -z "${HDB_MMCV_CUDA:-}" ] && [ "${FORCE_CUDA:-0}" = 1 ]; then mode=1; fi
+  case "$mode" in auto|0|1) ;; *) die "HDB_MMCV_CUDA='$mode' is not one of auto, 0, 1" ;; esac
+  OPS=cpu NVCC='' NVCC_VERSION='' NVCC_RELEASE='' ARCH_LIST='' ARCH_FROM='' CUDA_DIR=''
+  read -r TORCH_FULL PY_FULL MMCV_STATE TORCH_CUDA < <(python_facts) \
+    || die "cannot import torch with $PY (error above)"
+  decide_cuda "$mode"
+  KEY="$(key_inputs | sha256sum | cut -c1-16)"
+  local ops_tag="$OPS"
+  if [ "$OPS" = cuda ]; then ops_tag="cuda-sm$(echo "$ARCH_LIST" | tr -d '.+PTX' | tr ';' '-')"; fi
+  SLOT="$CACHE/mmcv-$MMCV_VERSION-torch${TORCH_FULL//+/_}-cp$(echo "$PY_FULL" | cut -d. -f1,2 | tr -d .)-$ops_tag-$KEY"
+}
+decide_cuda() {  # decide_cuda MODE: the CPU/CUDA part of decide_ops
+  local mode="$1"
+  if [ "$mode" = 0 ]; then OPS_REASON='HDB_MMCV_CUDA=0'; return 0; fi
+  CUDA_DIR="$(cuda_home)"
+  if [ -n "$CUDA_DIR" ] && [ -x "$CUDA_DIR/bin/nvcc" ]; then
+    NVCC="$CUDA_DIR/bin/nvcc"
+    NVCC_VERSION="$("$NVCC" --version 2>/dev/null | tail -n 1 || true)"
+    NVCC_RELEASE="$("$NVCC" --version 2>/dev/null | sed -n -E 's/.*release ([0-9]+\.[0-9]+).*/\1/p' | head -n 1 || true)"
+  fi
+  if [ -z "$TORCH_CUDA" ]; then
+    OPS_REASON="torch $TORCH_FULL is a CPU-only build"
+  elif [ -z "$CUDA_DIR" ]; then
+    OPS_REASON='no CUDA toolkit: no nvcc on PATH, no CUDA_HOME, no /usr/local/cuda'
+  elif [ -z "$NVCC" ]; then
+    OPS_REASON="CUDA_HOME=$CUDA_DIR has no bin/nvcc"
+  elif [ -z "$NVCC_RELEASE" ]; then
+    OPS_REASON="'$NVCC --version' prints no 'release X.Y'"
+  elif [ "${NVCC_RELEASE%%.*}" != "${TORCH_CUDA%%.*}" ]; then
+    OPS_REASON="nvcc $NVCC_RELEASE ($NVCC) and torch's CUDA $TORCH_CUDA differ in major version"
+  else
+    OPS=cuda
+    OPS_REASON="nvcc $NVCC_RELEASE ($NVCC) matches torch's CUDA $TORCH_CUDA"
+  fi
+  if [ "$OPS" = cpu ] && [ "$mode" = 1 ]; then
+    die "CUDA ops requested (HDB_MMCV_CUDA=1 or FORCE_CUDA=1) but they cannot be built: $OPS_REASON"
+  fi
+  [ "$OPS" = cuda ] || return 0
+  if [ -n "${TORCH_CUDA_ARCH_LIST:-}" ]; then
+    ARCH_LIST="$TORCH_CUDA_ARCH_LIST" ARCH_FROM='TORCH_CUDA_ARCH_LIST'
+  else
+    ARCH_LIST="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null \
+                 | tr -d ' ' | grep -E '^[0-9]+\.[0-9]+$' | sort -u | paste -s -d ';' || true)"
+    if [ -n "$ARCH_LIST" ]; then ARCH_FROM='the visible GPUs (nvidia-smi)'
+    else ARCH_LIST="$DEFAULT_ARCH_LIST" ARCH_FROM='default: no visible GPU'; fi
+  fi
+}
+
+# python_facts: torch's version, Python's, the installed mmcv (absent: missing, another version, or its ops do
+# not import; else cpu or cuda ops) and torch's CUDA version (empty for a CPU build), in one interpreter start.
+python_facts() {
+  "$PY" - "$MMCV_VERSION" <<'PYEOF'
+import sys
+from importlib.metadata import version
+
+import torch
+
+try:
+    if version('mmcv').split('+')[0] != sys.argv[1]:
+        raise ImportError(version('mmcv'))
+    from mmcv.ops import get_compiling_cuda_version
+    mmcv = 'cpu' if get_compiling_cuda_version() == 'not available' else 'cuda'
+except Exception:  # noqa: BLE001 - any failure means "no usable mmcv"
+    mmcv = 'absent'
+print(torch.__version__, sys.version.split()[0], mmcv, torch.version.cuda or '')
+PYEOF
+}
+
+# key_inputs: every input of the build, one line each; KEY is their sha256. Any edit between the "mmcv build"
+# markers below changes it; so do versions, flags, compiler, CPU/CUDA, arch list and nvcc.
+key_inputs() {
+  sed -n '/^# >>> mmcv build/,/^# <<< mmcv build/p' "${BASH_SOURCE[0]}"
+  echo "mmcv=$MMCV_VERSION setuptools=$SETUPTOOLS_SPEC torch=$TORCH_FULL python=$PY_FULL"
+  echo "cflags=${HDB_MMCV_CFLAGS--g0}"
+  echo "cxx=$("${CXX:-c++}" --version 2>/dev/null | head -n 1)"
+  echo "ops=$OPS arch=$ARCH_LIST nvcc=$NVCC_VERSION"
+}
+
+# mmcv_action STATE: what the mmcv step does: keep the installed one, build, or reuse a cached wheel.
+mmcv_action() {
+  local state="$1"
+  if [ "${HDB_REQUIRE_BUILD:-0}" = 1 ]; then echo build; return 0; fi
+  if [ "$state" != absent ]; then
+    if [ "$OPS" != cuda ] || [ "$state" = cuda ] || [ "${HDB_FORCE_CUDA_REBUILD:-0}" != 1 ]; then
+      echo keep; return 0
+    fi
+  fi
+  if [ -n "$(find "$SLOT" -maxdepth 1 -name "mmcv-$MMCV_VERSION-*.whl" 2>/dev/null | head -n1)" ]; then
+    echo reuse
+  else
+    echo build
+  fi
+}
+
+# report_cpu_mmcv STATE: one line when the installed mmcv lacks CUDA ops that this machine can build.
+report_cpu_mmcv() {
+  if [ "$OPS" = cuda ] && [ "$1" = cpu ]; then
+    log "mmcv $MMCV_VERSION here has no CUDA ops, yet they can be built ($OPS_REASON): HDB_FORCE_CUDA_REBUILD=1 make install builds them"
+  fi
+}
+
+print_plan() {
+  decide_ops
+  echo "torch=$TORCH_FULL torch_cuda=${TORCH_CUDA:-none}"
+  echo "nvcc=${NVCC:-none} nvcc_release=${NVCC_RELEASE:-none} cuda_home=${CUDA_DIR:-none}"
+  echo "ops=$OPS"
+  echo "reason=$OPS_REASON"
+  echo "arch=${ARCH_LIST:-none}${ARCH_FROM:+ ($ARCH_FROM)}"
+  echo "key=$KEY"
+  echo "slot=$SLOT"
+  echo "installed_mmcv=$MMCV_STATE"
+  echo "action=$(mmcv_action "$MMCV_STATE")"
+}
+
+# ---- The mmcv build. Every line between the markers is hashed into the wheel cache key (KEY). ----------------
+# >>> mmcv build
+# build_mmcv SLOT: download mmcv's source release, raise its C++ standard to C++20, build a wheel with ninja
+# (CUDA ops when OPS=cuda) and store it in SLOT.
+build_mmcv() {
+  local slot="$1" jobs="${MAX_JOBS:-$(nproc)}" work src built
+  log "building mmcv $MMCV_VERSION from source with -std=c++20 ($OPS ops${ARCH_LIST:+ for $ARCH_LIST}, ninja, $jobs jobs; 11-26 min on 2 cores, CPU only)"
+  work="$(mktemp -d)"
+  # shellcheck disable=SC2064  # expand now: $work is local to this function
+  trap "rm -rf '$work'" EXIT
+  pip_run "downloading the mmcv $MMCV_VERSION source release" \
+    download -q --no-deps --no-binary :all: --no-build-isolation "mmcv==$MMCV_VERSION" -d "$work"
+  tar -xzf "$work/mmcv-$MMCV_VERSION.tar.gz" -C "$work"
+  src="$work/mmcv-$MMCV_VERSION"
+  # torch>=2.10 headers need C++20; mmcv's setup.py pins c++14/c++17 in several places.
+  sed -i -E "s/(-std=|\/std:)c\+\+1[47]'/\1c++20'/g" "$src/setup.py"
+  if grep -v '^ *#' "$src/setup.py" | grep -q -E "std[=:]c\+\+1[47]"; then
+    die "could not raise every C++ standard flag in $src/setup.py"
+  fi
+  mkdir -p "$slot"
+  # The build's environment is exported inside a subshell, not passed with `env VAR=... cmd`: pip_run is a
+  # shell function and `env` can only execute programs. PATH puts the venv's ninja first (torch's
+  # BuildExtension compiles in parallel only when `ninja` is on PATH); CFLAGS is appended after Python's own
+  # flags, so -g0 drops the debug info that `-g` would generate for every object. mmcv's setup.py builds CUDA
+  # ops when FORCE_CUDA=1 or torch sees a GPU: a CPU build hides the GPUs so that it stays CPU-only.
+  (
+    cd "$src"
+    export MMCV_WITH_OPS=1 MAX_JOBS="$jobs" PATH="$VENV/bin:$PATH" CFLAGS="${HDB_MMCV_CFLAGS--g0}"
+    if [ "$OPS" = cuda ]; then
+      export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$ARCH_LIST" CUDA_HOME="$CUDA_DIR" PATH="$CUDA_DIR/bin:$PATH"
+    else
+      unset FORCE_CUDA
+      export CUDA_VISIBLE_DEVICES=''
+    fi
+    command -v ninja >/dev/null || die "ninja is missing from $VENV/bin (it is installed with mmengine)"
+    pip_run "building mmcv $MMCV_VERSION (C++ compile)" wheel -q --no-build-isolation --no-deps -w "$work/dist" .
+  )
+  built="$(find "$work/dist" -maxdepth 1 -name 'mmcv-*.whl' 2>/dev/null | head -n1 || true)"
+  [ -n "$built" ] || die "the mmcv $MMCV_VERSION build finished without a wheel in $work/dist"
+  # Write under a temporary name, then rename: an interrupted build never leaves a half wheel in the cache.
+  rm -f "$slot"/mmcv-*.whl
+  cp "$built" "$slot/.partial.whl" && mv "$slot/.partial.whl" "$slot/$(basename "$built")"
+}
+# <<< mmcv build
+
+if [ "$MODE" = check ]; then
   [ -x "$VENV/bin/python" ] || need_python
   need_disk "$VENV" "$VENV_GIB" "the environment $VENV"
   need_disk "${TMPDIR:-/tmp}" "$BUILD_GIB" "the mmcv build tree"
   need_build_tools
   need_index
   log "checks passed: Python, disk, C++20 compiler, Python headers, package index"
+  if has_torch "$VENV/bin/python"; then
+    PY="$VENV/bin/python"
+    decide_ops
+    log "mmcv ops: $OPS ($OPS_REASON)"
+    report_cpu_mmcv "$MMCV_STATE"
+  else
+    log "mmcv ops: decided once torch is installed (bash tools/install.sh --dry-run then shows the plan)"
+  fi
+  exit 0
+fi
+if [ "$MODE" = dry-run ]; then
+  PY="$VENV/bin/python"
+  has_torch "$PY" || die "--dry-run needs torch in $VENV (run bash tools/install.sh once, or set VENV=...)"
+  print_plan
   exit 0
 fi
 
@@ -143,15 +359,6 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-
-have() {  # have DIST VERSION -> 0 when DIST==VERSION is installed in the venv
-  "$PY" - "$1" "$2" <<'PYEOF' 2>/dev/null
-import sys
-from importlib.metadata import version
-have = version(sys.argv[1])
-sys.exit(0 if have.split('+')[0] == sys.argv[2] else 1)
-PYEOF
-}
 
 if have torch "$TORCH_VERSION" && have torchvision "$TORCHVISION_VERSION"; then
   log "torch $TORCH_VERSION / torchvision $TORCHVISION_VERSION present"
@@ -170,59 +377,26 @@ else
   pip_run "installing mmengine==$MMENGINE_VERSION" install -q "mmengine==$MMENGINE_VERSION" "$SETUPTOOLS_SPEC" wheel ninja
 fi
 
-if have mmcv "$MMCV_VERSION" && "$PY" -c "import mmcv.ops" 2>/dev/null && [ "${HDB_REQUIRE_BUILD:-0}" != 1 ]; then
-  log "mmcv $MMCV_VERSION (with ops) present"
+decide_ops
+ACTION="$(mmcv_action "$MMCV_STATE")"
+if [ "$ACTION" = keep ]; then
+  log "mmcv $MMCV_VERSION (with $MMCV_STATE ops) present"
+  report_cpu_mmcv "$MMCV_STATE"
 else
-  CUDA_FLAG=cpu
-  if [ "${FORCE_CUDA:-0}" = "1" ] || "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-    CUDA_FLAG=cuda
-  fi
-  TORCH_TAG="$("$PY" -c 'import torch; print(torch.__version__.replace("+", "_"))')"
-  PY_TAG="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
-  SLOT="$CACHE/mmcv-$MMCV_VERSION-torch$TORCH_TAG-$PY_TAG-$CUDA_FLAG"
-  WHEEL="$(find "$SLOT" -maxdepth 1 -name "mmcv-$MMCV_VERSION-*.whl" 2>/dev/null | head -n1 || true)"
-  if [ -n "$WHEEL" ] && [ "${HDB_REQUIRE_BUILD:-0}" = 1 ]; then
-    die "HDB_REQUIRE_BUILD=1 but a built mmcv wheel is already cached ($WHEEL): point HDB_WHEEL_CACHE at an empty folder"
-  fi
-  if [ -z "$WHEEL" ]; then
+  if [ "$ACTION" = build ]; then
     need_build_tools
     need_disk "${TMPDIR:-/tmp}" "$BUILD_GIB" "the mmcv build tree"
     need_index
-    JOBS="${MAX_JOBS:-$(nproc)}"
-    log "building mmcv $MMCV_VERSION from source with -std=c++20 ($CUDA_FLAG ops, ninja, $JOBS jobs; 11-26 min on 2 cores)"
-    WORK="$(mktemp -d)"
-    trap 'rm -rf "$WORK"' EXIT
-    pip_run "downloading the mmcv $MMCV_VERSION source release" \
-      download -q --no-deps --no-binary :all: --no-build-isolation "mmcv==$MMCV_VERSION" -d "$WORK"
-    tar -xzf "$WORK/mmcv-$MMCV_VERSION.tar.gz" -C "$WORK"
-    SRC="$WORK/mmcv-$MMCV_VERSION"
-    # torch>=2.10 headers need C++20; mmcv's setup.py pins c++14/c++17 in several places.
-    sed -i -E "s/(-std=|\/std:)c\+\+1[47]'/\1c++20'/g" "$SRC/setup.py"
-    if grep -v '^ *#' "$SRC/setup.py" | grep -q -E "std[=:]c\+\+1[47]"; then
-      die "could not raise every C++ standard flag in $SRC/setup.py"
-    fi
-    mkdir -p "$SLOT"
-    # The build's environment is exported inside a subshell, not passed with `env VAR=... cmd`: pip_run is a
-    # shell function and `env` can only execute programs. PATH puts the venv's ninja first (torch's
-    # BuildExtension compiles in parallel only when `ninja` is on PATH); CFLAGS is appended after Python's own
-    # flags, so -g0 drops the debug info that `-g` would generate for every object.
-    (
-      cd "$SRC"
-      export MMCV_WITH_OPS=1 MAX_JOBS="$JOBS" PATH="$VENV/bin:$PATH" CFLAGS="${HDB_MMCV_CFLAGS--g0}"
-      if [ "$CUDA_FLAG" = cuda ]; then export FORCE_CUDA=1; fi
-      command -v ninja >/dev/null || die "ninja is missing from $VENV/bin (it is installed with mmengine)"
-      pip_run "building mmcv $MMCV_VERSION (C++ compile)" wheel -q --no-build-isolation --no-deps -w "$WORK/dist" .
-    )
-    built="$(find "$WORK/dist" -maxdepth 1 -name 'mmcv-*.whl' 2>/dev/null | head -n1 || true)"
-    [ -n "$built" ] || die "the mmcv $MMCV_VERSION build finished without a wheel in $WORK/dist"
-    # Write under a temporary name, then rename: an interrupted build never leaves a half wheel in the cache.
-    cp "$built" "$SLOT/.partial.whl" && mv "$SLOT/.partial.whl" "$SLOT/$(basename "$built")"
-    WHEEL="$SLOT/$(basename "$built")"
-  else
-    log "using cached mmcv wheel $WHEEL"
+    build_mmcv "$SLOT"
   fi
+  WHEEL="$(find "$SLOT" -maxdepth 1 -name "mmcv-$MMCV_VERSION-*.whl" 2>/dev/null | head -n1 || true)"
+  [ -n "$WHEEL" ] || die "no mmcv wheel in $SLOT after the build step"
+  [ "$ACTION" = build ] || log "using cached mmcv wheel $WHEEL"
   pip_run "installing the mmcv wheel $WHEEL" install -q --no-deps --force-reinstall "$WHEEL"
   "$PY" -c "import mmcv.ops" || die "mmcv $MMCV_VERSION installed from $WHEEL but 'import mmcv.ops' fails (error above)"
+  if [ "$OPS" = cuda ] && [ "$(python_facts | cut -d' ' -f3)" != cuda ]; then
+    die "mmcv $MMCV_VERSION installed from $WHEEL has no CUDA ops although OPS=cuda ($OPS_REASON)"
+  fi
 fi
 
 REQ_STAMP="$VENV/.hdb-requirements.sha"

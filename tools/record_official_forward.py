@@ -23,10 +23,13 @@ subsampled (``fused_sub``, ``text_sub``), the pose outputs of both pairs, and th
 TuSimple: CLIP RN50 + DINOv2 ViT-B/14 fed the same ImageNet-normalised image, template "This patch appears to be
 {}" with the 7 ``depth-7`` words), with the same seeded-manifest weights (keys ``model.*`` as in the Lightning
 ``stage1.ckpt``). Written into ``--out`` (default ``tests/fixtures/official_hybrid_depth_stage1``): ``manifest.json``
-and ``forward.npz``: ``image`` (uint8, H x W x 3, see :func:`stage1_image`), the official lane input (``h_samples``,
-``lanes``; -2 = no point), the points the official forward selected (``points``, (G, 7, 2) pixel ``(u, v)``, 7 per
-lane with at least 7 points), its coarse-stage ``logits`` (G, 7, 7), the reduced and L2-normalised point features
-(``point_feats``, (G, 7, 1024)), the text matrix (``text``, (1024, 7)) and the fused levels subsampled
+and ``forward.npz``: ``image`` (uint8, H x W x 3, see :func:`stage1_image`), one raw TuSimple label line
+(``label_line``; its ``h_samples`` and ``lanes`` also as arrays, -2 = no point) that the official loader
+(``datasets/dataloader.py``) reads with the image into the batch the model gets, the points the official forward
+selected from it (``points``, (G, 7, 2) pixel ``(u, v)``, 7 per lane with at least 7 points, in label row order),
+its coarse-stage ``logits`` (G, 7, 7), the official rank loss (``rank_loss``, ``MainRunnerLM_vit2.compute_losses``
+summed over the lanes) and distance-weighted repulsion (``repulsion_loss``), the reduced and L2-normalised point
+features (``point_feats``, (G, 7, 1024)), the text matrix (``text``, (1024, 7)) and the fused levels subsampled
 (``fused_sub``).
 
 Examples:
@@ -221,7 +224,8 @@ def stage1_lanes(height: int = S1_HEIGHT, width: int = S1_WIDTH) -> tuple[np.nda
     """TuSimple-style lanes: ``h_samples`` (R,) rows ``v`` and ``lanes`` (L, R) columns ``u`` (-2: no point).
 
     Four lanes converging to a vanishing point, with 32, 24, 15 and 5 points: the official forward keeps the first
-    three (7 points each, at index ``j * ((n - 1) // 6)``) and skips the last (< 7 points).
+    three (7 points each, at index ``j * ((n - 1) // 6)`` of the label rows) and skips the last (< 7 points). For
+    32 and 24 points (n - 1 not a multiple of 6) the points picked from the top and from the bottom differ.
     """
     h_samples = np.arange(height - 4 * 32, height, 4)  # 32 rows, top (far) to bottom (near)
     vanish_u, vanish_v = width * 0.55, h_samples[0] - 30.0
@@ -232,6 +236,58 @@ def stage1_lanes(height: int = S1_HEIGHT, width: int = S1_WIDTH) -> tuple[np.nda
         u[:first] = -2
         lanes.append(u)
     return h_samples.astype(np.int64), np.stack(lanes)
+
+
+S1_RAW_FILE = 'clips/fixture/0/20.png'  # TuSimple names ``clips/<date>/<clip>/20.jpg``; PNG keeps the fixture exact
+
+
+def stage1_label_line(h_samples: np.ndarray, lanes: np.ndarray) -> str:
+    """One raw TuSimple label line (``label_data_*.json`` format) of :func:`stage1_lanes` for ``S1_RAW_FILE``."""
+    return json.dumps({'lanes': lanes.tolist(), 'h_samples': h_samples.tolist(), 'raw_file': S1_RAW_FILE})
+
+
+def official_stage1_batch(root: str, image: np.ndarray, label_line: str) -> dict:
+    """The official TuSimple batch of one label line, built by the official loader.
+
+    ``datasets/dataloader.py`` ``LaneDepthMixDataset`` (lanes only: ``tusimple_kitti_mix_ratio=1.0`` as the params
+    file sets) reads the label file and the image from a temporary TuSimple root, with the official evaluation
+    transform (``utils/utils.py`` ``get_transforms_new``: aspect-preserving resize to a multiple of 14 -- the
+    identity at 224 x 308 --, ``ToTensor``, ImageNet normalisation; the training transform adds a random colour
+    jitter), and ``custom_mix_collate_fn`` batches it.
+    """
+    import importlib.util
+
+    from PIL import Image
+    sys.path.insert(0, root)
+    from utils.utils import get_transforms_new
+    spec = importlib.util.spec_from_file_location('official_dataloader', osp.join(root, 'datasets', 'dataloader.py'))
+    loader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loader)
+    _, eval_transform = get_transforms_new(['normalize'], [224, 224], list(IMAGENET_MEAN), list(IMAGENET_STD),
+                                           transform_target=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(osp.join(tmp, osp.dirname(S1_RAW_FILE)))
+        Image.fromarray(image).save(osp.join(tmp, S1_RAW_FILE))
+        with open(osp.join(tmp, 'test_label.json'), 'w') as f:
+            f.write(label_line + '\n')
+        open(osp.join(tmp, 'depth_split.txt'), 'w').close()  # no KITTI half: lanes only
+        ds = loader.LaneDepthMixDataset(tmp, osp.join(tmp, 'test_label.json'), osp.join(tmp, 'depth_split.txt'),
+                                        tmp, tmp, eval_transform, tusimple_kitti_mix_ratio=1.0)
+        return loader.custom_mix_collate_fn([ds[0]])
+
+
+def official_rank_loss(root: str, logits: list) -> torch.Tensor:
+    """The official Stage-1 rank loss of one image's lanes: ``modules/MainRunnerLM_vit2.py``'s
+    ``compute_losses`` (read from the checkout and compiled alone; the Lightning module's other imports are not
+    needed), summed over the lanes and divided by the images (1), as its ``training_step`` does."""
+    import ast
+    with open(osp.join(root, 'modules', 'MainRunnerLM_vit2.py')) as f:
+        tree = ast.parse(f.read())
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == 'compute_losses')
+    namespace = {'torch': torch}
+    exec(compile(ast.Module(body=[fn], type_ignores=[]), 'MainRunnerLM_vit2.py', 'exec'), namespace)
+    runner = types.SimpleNamespace(rank_loss=torch.nn.MarginRankingLoss())
+    return sum(namespace['compute_losses'](runner, item, 'train', False)['rank_loss'] for item in logits) / 1
 
 
 def _attr_cfg(value):
@@ -282,8 +338,8 @@ def build_official_stage1(root: str, seed: int):
 
 
 @torch.no_grad()
-def record_stage1(model, seed: int) -> tuple[dict, dict]:
-    """Load seeded weights into the official ``DepthCLIP`` and run its TuSimple forward on one image.
+def record_stage1(model, root: str, seed: int) -> tuple[dict, dict]:
+    """Load seeded weights into the official ``DepthCLIP`` and run its TuSimple forward on one raw label line.
 
     Returns:
         ``({'stage1': {'model.<key>': [shape, dtype]}}, arrays)`` (the arrays as in the module docstring).
@@ -313,15 +369,18 @@ def record_stage1(model, seed: int) -> tuple[dict, dict]:
     model.fuse_dino_clip, model.contrastive_loss, model.get_language_features = \
         fuse_hook, contrastive_hook, language_hook
     image = stage1_image(seed)
-    img = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
-    normed = (img - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     h_samples, lanes = stage1_lanes()
-    logits, _, _, coords = model(normed, [torch.from_numpy(h_samples)], [torch.from_numpy(lanes)],
-                                 [(S1_HEIGHT, S1_WIDTH)], [1.0])
+    label_line = stage1_label_line(h_samples, lanes)
+    batch = official_stage1_batch(root, image, label_line)  # as MainRunnerLM_vit2.training_step unpacks it
+    logits, repulsion, _, coords = model(batch['image'], batch['height'], batch['width'],
+                                         batch['input_shapes'].tolist(), batch['resize_ratios'])
     fused = captured['fused'][0]
-    out = {'seed': np.array(seed), 'image': image, 'h_samples': h_samples, 'lanes': lanes,
+    out = {'seed': np.array(seed), 'image': image, 'label_line': np.array(label_line),
+           'h_samples': h_samples, 'lanes': lanes,
            'points': np.array(coords[0], dtype=np.int64),
            'logits': torch.stack(logits[0]).numpy(),
+           'rank_loss': official_rank_loss(root, logits[0]).reshape(()).numpy(),
+           'repulsion_loss': repulsion.reshape(()).numpy(),
            'point_feats': torch.stack(captured['point_feats']).numpy(),
            'text': captured['text'][0].numpy(),
            'fused_sub': np.stack([f[:, ::16, ::2, ::2].numpy() for f in fused])}
@@ -344,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f'error: no modules/DepthCLIP_dino.py under {args.official_root}', file=sys.stderr)
             return 2
         model = build_official_stage1(osp.abspath(args.official_root), args.seed)
-        manifest, out = record_stage1(model, args.seed)
+        manifest, out = record_stage1(model, osp.abspath(args.official_root), args.seed)
         lo, hi = out['logits'].min(), out['logits'].max()
         print(f'stage 1: {len(out["points"])} lanes, logits in [{lo:.4g}, {hi:.4g}]')
         _write(args.out, {'source': 'github.com/Zhangwenyao1/Hybrid-depth Stage 1 (modules/DepthCLIP_dino.py, '

@@ -18,6 +18,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 
 from hybrid_depth.engine.cli import DATA_ERRORS, ConfigError, build_runner, data_error_line, load_config  # noqa: E402
+from hybrid_depth.engine.preflight import (  # noqa: E402
+    PreflightError,
+    check_dist_backend,
+    check_gpu_usable,
+    log_mmcv_cuda_ops,
+)
 
 TASKS = ['mono_det', 'multi-view_det', 'lidar_det', 'lidar_seg', 'multi-modality_det', 'depth']
 
@@ -96,8 +102,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f'error: {err}', file=sys.stderr)
         return 2
 
+    try:  # before the runner: a GPU torch cannot use, NCCL without CUDA (one line each)
+        check_gpu_usable()
+        check_dist_backend(args.launcher, cfg.get('env_cfg'))
+    except PreflightError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+
     try:
         runner = build_runner(cfg)
+        log_mmcv_cuda_ops()  # compiled mmcv CUDA kernels or their fallbacks, logged once at start
         runner.test()
     except DATA_ERRORS as err:  # a missing or corrupt data / info file: one line naming it
         print(f'error: {data_error_line(err)}', file=sys.stderr)

@@ -20,6 +20,12 @@ from mmengine.logging import print_log  # noqa: E402
 
 from hybrid_depth.engine.cli import DATA_ERRORS, ConfigError, build_runner, data_error_line, load_config  # noqa: E402
 from hybrid_depth.engine.hooks.nonfinite_loss import NonFiniteLossError  # noqa: E402
+from hybrid_depth.engine.preflight import (  # noqa: E402
+    PreflightError,
+    check_dist_backend,
+    check_gpu_usable,
+    log_mmcv_cuda_ops,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -69,14 +75,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'AmpOptimWrapper':
+        if optim_wrapper in ('AmpOptimWrapper', 'HybridDepthAmpOptimWrapper'):
             print_log('AMP training is already enabled in your config.', logger='current')
         else:
             if optim_wrapper != 'OptimWrapper':
                 print(f'error: --amp is only supported when optim_wrapper.type is OptimWrapper, '
                       f'got {optim_wrapper}', file=sys.stderr)
                 return 2
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            # mmengine's AmpOptimWrapper on CUDA (fp16, dynamic loss scale); bf16 autocast on CPU
+            cfg.optim_wrapper.type = 'HybridDepthAmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     if args.auto_scale_lr:
@@ -101,8 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         cfg.resume = True
         cfg.load_from = args.resume
 
+    try:  # before the runner: a GPU torch cannot use, NCCL without CUDA (one line each)
+        check_gpu_usable()
+        check_dist_backend(args.launcher, cfg.get('env_cfg'))
+    except PreflightError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+
     try:
         runner = build_runner(cfg)
+        log_mmcv_cuda_ops()  # compiled mmcv CUDA kernels or their fallbacks, logged once at start
         runner.train()
     except DATA_ERRORS as err:  # a missing or corrupt data / info file: one line naming it
         print(f'error: {data_error_line(err)}', file=sys.stderr)

@@ -3,11 +3,14 @@
 Label files (``label_data_*.json``) hold one JSON object per line: ``lanes`` (per lane, one x pixel per row of
 ``h_samples`` or -2 where there is no point), ``h_samples`` (image rows) and ``raw_file`` (``clips/.../20.jpg``).
 
-``h_samples`` run top to bottom, i.e. **far to near** on a road seen from a forward camera; the groups built
-here are ordered **near to far** (rank 0 = nearest = the "very close" prompt), so they are reversed. The
-official code (``modules/DepthCLIP_dino.py``) takes, of the n labelled points of a lane, those at index
-``j * ((n - 1) // 6)`` for j = 0..6 (``spacing='official'``, the default); ``spacing='linspace'`` (our variant)
-spreads them over the whole lane. Lanes with fewer than 7 labelled points are dropped.
+``h_samples`` run top to bottom, i.e. **far to near** on a road seen from a forward camera. The official code
+(``datasets/dataloader.py`` ``LaneDepthMixDataset`` keeps the label rows, ``modules/DepthCLIP_dino.py`` selects)
+takes, of the n labelled points of a lane **in the label file's row order**, those at index ``j * ((n - 1) // 6)``
+for j = 0..6, and pairs point j with depth word j (``order='label'``, the default: rank 0 = the topmost, farthest
+point, paired with "very close"). ``order='near_to_far'`` (our option) sorts the points bottom (near) first before
+selecting, so rank 0 = the nearest point, and picks other points when (n - 1) is not a multiple of 6.
+``spacing='linspace'`` (our option) spreads the points over the whole lane. Lanes with fewer than 7 labelled points
+are dropped.
 """
 from __future__ import annotations
 
@@ -21,10 +24,11 @@ from mmengine.dataset import BaseDataset
 
 from .file_readers import DataFileError
 
-__all__ = ['TuSimpleLaneOrderDataset', 'lane_points_near_to_far', 'parse_label_line']
+__all__ = ['TuSimpleLaneOrderDataset', 'parse_label_line', 'select_lane_points']
 
 
 SPACINGS = ('official', 'linspace')
+ORDERS = ('label', 'near_to_far')
 
 
 def parse_label_line(line: str, where: str) -> dict:
@@ -50,30 +54,35 @@ def parse_label_line(line: str, where: str) -> dict:
     return label
 
 
-def lane_points_near_to_far(xs: Sequence[float], h_samples: Sequence[float], num_points: int = 7,
-                            spacing: str = 'official') -> np.ndarray | None:
-    """``num_points`` labelled points of one lane, nearest (lowest in the image) first.
+def select_lane_points(xs: Sequence[float], h_samples: Sequence[float], num_points: int = 7,
+                       spacing: str = 'official', order: str = 'label') -> np.ndarray | None:
+    """``num_points`` labelled points of one lane, in the rank order the coarse stage pairs with its depth words.
 
     Args:
         xs: (R,) x pixel per row of ``h_samples`` (negative = no point).
-        h_samples: (R,) image rows, top to bottom.
+        h_samples: (R,) image rows as the label file lists them (TuSimple: top to bottom).
         num_points: Points per group.
-        spacing: ``'official'``: indices ``j * ((n - 1) // (num_points - 1))`` of the n labelled points (near
-            first); ``'linspace'``: ``round(linspace(0, n - 1, num_points))``.
+        spacing: ``'official'``: indices ``j * ((n - 1) // (num_points - 1))`` of the n labelled points;
+            ``'linspace'``: ``round(linspace(0, n - 1, num_points))``.
+        order: ``'label'`` (official): the label rows as listed (TuSimple: top / far first);
+            ``'near_to_far'``: sorted bottom (near) first, then selected.
 
     Returns:
-        (num_points, 2) float32 pixel ``(u, v)`` ordered near to far (``v`` decreasing), or ``None`` if the lane
-        has fewer than ``num_points`` labelled points.
+        (num_points, 2) float32 pixel ``(u, v)`` (rank 0 first), or ``None`` if the lane has fewer than
+        ``num_points`` labelled points.
     """
+    if spacing not in SPACINGS:
+        raise ValueError(f'spacing must be one of {SPACINGS}, got {spacing!r}')
+    if order not in ORDERS:
+        raise ValueError(f'order must be one of {ORDERS}, got {order!r}')
     xs = np.asarray(xs, dtype=np.float32)
     ys = np.asarray(h_samples, dtype=np.float32)
     keep = xs >= 0
-    pts = np.stack([xs[keep], ys[keep]], axis=1)
+    pts = np.stack([xs[keep], ys[keep]], axis=1)  # (n, 2) in label row order
     if len(pts) < num_points:
         return None
-    if spacing not in SPACINGS:
-        raise ValueError(f'spacing must be one of {SPACINGS}, got {spacing!r}')
-    pts = pts[np.argsort(-pts[:, 1], kind='stable')]  # bottom (near) first
+    if order == 'near_to_far':
+        pts = pts[np.argsort(-pts[:, 1], kind='stable')]  # bottom (near) first
     if spacing == 'official':
         idx = np.arange(num_points) * ((len(pts) - 1) // max(num_points - 1, 1))
     else:
@@ -83,17 +92,18 @@ def lane_points_near_to_far(xs: Sequence[float], h_samples: Sequence[float], num
 
 @DATASETS.register_module()
 class TuSimpleLaneOrderDataset(BaseDataset):
-    """TuSimple images with lanes as near-to-far ordered point groups.
+    """TuSimple images with lanes as ordered point groups (official: label row order, far first).
 
     Batch format: :class:`~hybrid_depth.datasets.kitti_raw.KittiRawDepthDataset` with ``frame_ids = [0]``
     (``imgs`` (B, 1, 3, H, W)), no ``cam2img``, and ``points`` (B, G, P, 2) / ``points_valid`` (B, G, P): G
-    lanes (padded to ``PackDepthInputs.max_groups``) of P points, rank 0 = nearest.
+    lanes (padded to ``PackDepthInputs.max_groups``) of P points in ``order`` (rank 0 first).
 
     Args:
         data_root: TuSimple root (the folder holding ``clips/`` and the label files).
         label_files: Label files relative to ``data_root``.
         num_points: Points per lane (7 = number of depth words).
-        spacing: Point selection along a lane, ``'official'`` or ``'linspace'`` (see :func:`lane_points_near_to_far`).
+        spacing: Point selection along a lane, ``'official'`` or ``'linspace'`` (see :func:`select_lane_points`).
+        order: Rank order of a lane's points, ``'label'`` (official: label rows, far first) or ``'near_to_far'``.
         min_lanes: Images with fewer usable lanes are skipped.
         pipeline: Transforms (``LoadDepthFrames``, ``ResizeDepthFrames``, ..., ``PackDepthInputs``).
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
@@ -105,11 +115,12 @@ class TuSimpleLaneOrderDataset(BaseDataset):
     METAINFO = {'dataset': 'tusimple'}
 
     def __init__(self, data_root: str, label_files: Sequence[str] = ('label_data_0313.json',),
-                 num_points: int = 7, spacing: str = 'official', min_lanes: int = 1, pipeline: Sequence = (),
-                 **kwargs) -> None:
+                 num_points: int = 7, spacing: str = 'official', order: str = 'label', min_lanes: int = 1,
+                 pipeline: Sequence = (), **kwargs) -> None:
         self.label_files = list(label_files)
         self.num_points = num_points
         self.spacing = spacing
+        self.order = order
         self.min_lanes = min_lanes
         super().__init__(ann_file='', data_root=data_root, pipeline=list(pipeline), **kwargs)
 
@@ -131,9 +142,8 @@ class TuSimpleLaneOrderDataset(BaseDataset):
                     continue
                 label = parse_label_line(line, f'{path}:{n}')
                 groups = [g for lane in label['lanes']
-                          if (g := lane_points_near_to_far(lane, label['h_samples'], self.num_points,
-                                                          self.spacing))
-                          is not None]
+                          if (g := select_lane_points(lane, label['h_samples'], self.num_points, self.spacing,
+                                                      self.order)) is not None]
                 if len(groups) < self.min_lanes:
                     continue
                 img = osp.join(self.data_root, label['raw_file'])

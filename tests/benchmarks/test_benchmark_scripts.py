@@ -31,3 +31,16 @@ def test_depth_train_step_benchmark_runs():
                '--batch', '1')
     assert res.returncode == 0, res.stderr[-3000:]
     assert re.search(r'ratio fine_tiny / monodepth2: time x[\d.]+, peak memory x[\d.]+', res.stdout), res.stdout
+
+
+def test_detector_step_benchmark_runs(synthetic_world, synthetic_nuscenes_infos):
+    """Both variants train on the tiny world through mmengine's Runner and the ratio line is printed."""
+    import json
+    root = f'{synthetic_world.nuscenes}/'
+    options = {'train_dataloader.dataset.data_root': root, 'train_dataloader.num_workers': 0,
+               'train_dataloader.persistent_workers': False, 'train_dataloader.batch_size': 1}
+    res = _run('benchmarks/detector_step.py', '--iters', '1', '--warmup', '1', '--cfg-options', json.dumps(options))
+    assert res.returncode == 0, res.stderr[-3000:]
+    times = dict(re.findall(r'^\s+(before|after): ([\d.]+) s/it', res.stdout, flags=re.M))
+    assert set(times) == {'before', 'after'} and all(float(t) > 0 for t in times.values()), res.stdout
+    assert re.search(r'ratio before / after: [\d.]+x time, [\d.]+x memory', res.stdout), res.stdout

@@ -102,13 +102,12 @@ def test_item4_input_and_schedule(coarse):
     assert ResizeDepthFrames(short_side=224, size_divisor=14).output_size(720, 1280) == (224, 392)
     assert pipeline[types.index('ColorJitterDepthFrames')]['prob'] == 1.0  # always
     assert cfg.train_dataloader.batch_size == 6 and cfg.train_cfg.max_epochs == 20
-    assert cfg.train_dataloader.dataset.spacing == 'official'
-    from hybrid_depth.datasets.tusimple_lanes import lane_points_near_to_far
+    assert cfg.train_dataloader.dataset.spacing == 'official' and cfg.train_dataloader.dataset.order == 'label'
+    from hybrid_depth.datasets.tusimple_lanes import select_lane_points
     xs = list(range(100, 120))  # 20 labelled points, top (far) to bottom (near)
     ys = list(range(0, 200, 10))
-    pts = lane_points_near_to_far(xs, ys, 7)
-    near_first = list(range(19, -1, -1))
-    assert [int(v) for v in pts[:, 1]] == [ys[near_first[j * (19 // 6)]] for j in range(7)]
+    pts = select_lane_points(xs, ys, 7)
+    assert [int(v) for v in pts[:, 1]] == [ys[j * (19 // 6)] for j in range(7)]  # label row order, top first
     opt = cfg.optim_wrapper
     assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == 3.57e-4 and opt.optimizer.weight_decay == 0.1
     assert opt.clip_grad.max_norm == 0.1

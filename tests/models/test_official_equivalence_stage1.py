@@ -3,13 +3,14 @@
 The fixture ``tests/fixtures/official_hybrid_depth_stage1`` was recorded by
 ``tools/record_official_forward.py --stage 1`` from the official code (github.com/Zhangwenyao1/Hybrid-depth,
 ``modules/DepthCLIP_dino.py`` as ``params/basicParams_freeze_dino_clip_nodepth.yaml`` configures it for TuSimple)
-with seeded synthetic weights: one ImageNet-normalised 224 x 308 image, four lanes (three with >= 7 points), the
-official coarse-stage logits (G=3 lanes, 7 points, 7 depth words), the reduced L2-normalised point features
-(G, 7, 1024), the text matrix (1024, 7) and the fused levels subsampled. Here, without the official code: the
-same ``model.*`` weights are rebuilt from the recorded key/shape manifest, converted with
-:func:`~hybrid_depth.models.official_checkpoint.convert_official_stage1` into
-``configs/hybrid_depth/coarse_tusimple.py``'s model, and its forward is compared with the record (fp32, max abs
-diff <= 1e-4).
+with seeded synthetic weights: one 224 x 308 image and one raw TuSimple label line (four lanes, three with >= 7
+points) read by the official loader (``datasets/dataloader.py``), the points the official forward selected, its
+coarse-stage logits (G=3 lanes, 7 points, 7 depth words), rank loss and repulsion, the reduced L2-normalised point
+features (G, 7, 1024), the text matrix (1024, 7) and the fused levels subsampled. Here, without the official
+code: the label line goes through our ``TuSimpleLaneOrderDataset`` (as configured in
+``configs/hybrid_depth/coarse_tusimple.py``), the same ``model.*`` weights are rebuilt from the recorded key/shape
+manifest, converted with :func:`~hybrid_depth.models.official_checkpoint.convert_official_stage1` into that
+config's model, and its points, forward and losses are compared with the record (fp32, max abs diff <= 1e-4).
 """
 from __future__ import annotations
 
@@ -82,19 +83,31 @@ def _forward(model, data: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Te
     return logits[0], feats, model.encoder(img)
 
 
-def test_fixture_is_the_official_lane_selection(record):
-    """The recorded points are the official choice: lanes with >= 7 points, index ``j * ((n - 1) // 6)``."""
+def _our_points(data: dict[str, np.ndarray], tmp_path: Path, order: str) -> np.ndarray:
+    """(G, 7, 2) pixel ``(u, v)``: our dataset's lane points from the recorded raw TuSimple label line."""
+    from hybrid_depth.datasets.tusimple_lanes import TuSimpleLaneOrderDataset
+    label = json.loads(str(data['label_line']))
+    img = tmp_path / label['raw_file']
+    img.parent.mkdir(parents=True, exist_ok=True)
+    img.write_bytes(b'')  # only its existence is checked when the label file is read
+    (tmp_path / 'test_label.json').write_text(str(data['label_line']) + '\n')
+    cfg = Config.fromfile(ROOT / 'configs/hybrid_depth/coarse_tusimple.py').val_dataloader.dataset
+    ds = TuSimpleLaneOrderDataset(str(tmp_path), label_files=['test_label.json'], num_points=cfg.num_points,
+                                  spacing=cfg.spacing, order=order)
+    return ds.get_data_info(0)['points']
+
+
+def test_our_lane_selection_from_the_raw_label_line_is_the_official_one(record, tmp_path):
+    """Our dataset, as the config sets it, picks the official points in the official (label row) order."""
     _, data, _ = record
-    v = data['h_samples']
-    expected = []
-    for lane in data['lanes']:
-        keep = lane >= 0
-        u_kept, v_kept = lane[keep], v[keep]
-        if len(u_kept) >= 7:
-            idx = np.arange(7) * ((len(u_kept) - 1) // 6)
-            expected.append(np.stack([u_kept[idx], v_kept[idx]], axis=-1))
-    assert len(expected) == 3 and len(data['lanes']) == 4  # one lane skipped (5 points)
-    np.testing.assert_array_equal(data['points'], np.stack(expected))
+    cfg = Config.fromfile(ROOT / 'configs/hybrid_depth/coarse_tusimple.py').val_dataloader.dataset
+    ours = _our_points(data, tmp_path, cfg.order)
+    assert data['points'].shape == (3, 7, 2) and len(data['lanes']) == 4  # one lane skipped (5 points)
+    np.testing.assert_array_equal(ours, data['points'])
+    # the option sorts near first and picks other rows where (n - 1) % 6 != 0 (lanes of 32 and 24 points)
+    near = _our_points(data, tmp_path / 'near', 'near_to_far')
+    for lane in (0, 1):
+        assert set(map(tuple, near[lane].tolist())) != set(map(tuple, data['points'][lane].tolist()))
 
 
 def test_every_official_key_mapped_none_left_shapes_equal(record, model):
@@ -127,6 +140,26 @@ def test_forward_equals_recorded_official_forward(record, model):
     assert logits.shape == official.shape == (3, 7, 7)
     assert official.std(-1).mean() > 0.1  # the words are told apart: not a trivial record
     assert (logits - official).abs().max().item() <= TOL
+
+
+@torch.no_grad()
+def test_losses_from_the_raw_label_line_equal_the_official_losses(record, model, tmp_path):
+    """Label line -> our points -> our model's rank loss and repulsion = the official ones (pairing included)."""
+    _, data, state = record
+    model.load_state_dict(convert_official_stage1(state, _expected(model)), strict=True)
+    cfg = Config.fromfile(ROOT / 'configs/hybrid_depth/coarse_tusimple.py').val_dataloader.dataset
+    img = torch.from_numpy(data['image']).permute(2, 0, 1)[None, None].float() / 255.0  # (1, 1, 3, H, W)
+
+    def losses(order: str) -> dict[str, torch.Tensor]:
+        points = torch.from_numpy(_our_points(data, tmp_path / order, order)).float()[None]  # (1, G, 7, 2)
+        return model.loss({'imgs': img, 'points': points, 'points_valid': torch.ones(points.shape[:3], dtype=bool)})
+
+    ours = losses(cfg.order)
+    assert float(data['rank_loss']) > 1.0  # not a trivial record
+    assert abs(ours['loss_rank'].item() - float(data['rank_loss'])) <= TOL * float(data['rank_loss'])
+    assert abs(ours['loss_repulsion'].item() - float(data['repulsion_loss'])) <= TOL
+    near = losses('near_to_far')  # the option pairs the nearest point with "very close": another loss
+    assert abs(near['loss_rank'].item() - float(data['rank_loss'])) > 0.01 * float(data['rank_loss'])
 
 
 @torch.no_grad()

@@ -9,7 +9,6 @@ launcher, the gloo process group, training and testing) is the real code.
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -43,12 +42,6 @@ exit $status
 FAKE_SCONTROL = '#!/usr/bin/env bash\necho 127.0.0.1\n'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _env(**extra: str) -> dict[str, str]:
     return dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1', **extra)
 
@@ -63,9 +56,10 @@ def trained(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_dist_test_two_gloo_workers(trained: Path, tmp_path: Path) -> None:
+def test_dist_test_two_gloo_workers(trained: Path, tmp_path: Path, master_port) -> None:
+    # PORT given: the multi-node path (--master_port); tools/dist_train.sh's test covers the one-node default
     res = subprocess.run(['bash', 'tools/dist_test.sh', str(CONFIG), str(trained / 'iter_8.pth'), '2',
-                          '--work-dir', str(tmp_path)], cwd=ROOT, env=_env(PORT=str(_free_port())),
+                          '--work-dir', str(tmp_path)], cwd=ROOT, env=_env(PORT=str(master_port())),
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, (res.stdout[-2000:], res.stderr[-3000:])
     log = next(tmp_path.glob('*/*.log')).read_text()
@@ -74,14 +68,14 @@ def test_dist_test_two_gloo_workers(trained: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_slurm_scripts_launch_through_srun(trained: Path, tmp_path: Path) -> None:
+def test_slurm_scripts_launch_through_srun(trained: Path, tmp_path: Path, master_port) -> None:
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     for name, text in (('srun', FAKE_SRUN), ('scontrol', FAKE_SCONTROL)):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod((bin_dir / name).stat().st_mode | stat.S_IEXEC)
     env = _env(PATH=f'{bin_dir}:{os.environ["PATH"]}', GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1',
-               MASTER_PORT=str(_free_port()))
+               MASTER_PORT=str(master_port()))
     work = tmp_path / 'train'
     res = subprocess.run(['bash', 'tools/slurm_train.sh', 'cpu', 'tiny', str(CONFIG), str(work)], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=600)
@@ -91,10 +85,21 @@ def test_slurm_scripts_launch_through_srun(trained: Path, tmp_path: Path) -> Non
     assert 'Distributed launcher: slurm' in log and 'GPU number: 2' in log
     assert (work / 'iter_8.pth').is_file()
 
-    env['MASTER_PORT'] = str(_free_port())
+    env['MASTER_PORT'] = str(master_port())
     res = subprocess.run(['bash', 'tools/slurm_test.sh', 'cpu', 'tiny', str(CONFIG), str(work / 'iter_8.pth'),
                           '--work-dir', str(tmp_path / 'test')], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=600)
     assert res.returncode == 0, (res.stdout[-2000:], res.stderr[-3000:])
     log = next((tmp_path / 'test').glob('*/*.log')).read_text()
     assert 'Distributed launcher: slurm' in log and 'mse' in log
+
+
+def test_master_port_is_free_and_below_the_ephemeral_range(master_port, ephemeral_ports) -> None:
+    """The ports gloo's connections and port-0 listeners take come from the ephemeral range; ours never does."""
+    import socket
+
+    low, _ = ephemeral_ports
+    ports = {master_port() for _ in range(20)}
+    assert all(1024 <= port < low for port in ports), (ports, low)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', ports.pop()))  # free: binds

@@ -1,6 +1,7 @@
 """tools/train.py, tools/test.py and the launch scripts, end to end on a tiny registered model (CPU)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -93,17 +94,18 @@ def test_test_tool_reports_metric(straight_run: Path, tmp_path: Path) -> None:
     assert 'tiny/mse' in res.stdout + res.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_dist_train_two_gloo_processes(tmp_path: Path) -> None:
-    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable, OMP_NUM_THREADS='1')
-    res = subprocess.run(['bash', 'tools/dist_train.sh', str(CONFIG), '2', '--work-dir', str(tmp_path)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    # no PORT: one node, the launcher binds a free port itself (tools/dist_train.sh), so a port held by
+    # someone else (here torchrun's default, 29500) cannot get in the way
+    env = {k: v for k, v in os.environ.items() if k not in ('PORT', 'NNODES')}
+    env.update(PYTHON=sys.executable, OMP_NUM_THREADS='1')
+    with socket.socket() as default_port:
+        with contextlib.suppress(OSError):  # already taken by another program: the same condition
+            default_port.bind(('127.0.0.1', 29500))
+            default_port.listen()
+        res = subprocess.run(['bash', 'tools/dist_train.sh', str(CONFIG), '2', '--work-dir', str(tmp_path)],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, (res.stdout[-2000:], res.stderr[-3000:])
     assert (tmp_path / 'iter_8.pth').is_file()
     log = next(tmp_path.glob('*/*.log')).read_text()

@@ -40,10 +40,13 @@ test_pipeline = [
     dict(type='BEVDetPackInputs', keys=['img'], meta_keys=meta_keys),
 ]
 
+# pin_memory: page-locked batches for faster, asynchronous host-to-GPU copies (ignored without a GPU). The
+# workers hand batches over through shared memory (/dev/shm): see the README ("Many processes, GPUs and nodes").
 train_dataloader = dict(
     batch_size=8,
     num_workers=4,
     persistent_workers=True,
+    pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='nuscenes_infos_train.pkl', pipeline=train_pipeline,
                  metainfo=metainfo, modality=input_modality, data_prefix=data_prefix, test_mode=False,
@@ -52,6 +55,7 @@ val_dataloader = dict(
     batch_size=1,
     num_workers=2,
     persistent_workers=True,
+    pin_memory=True,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='nuscenes_infos_val.pkl', pipeline=test_pipeline,

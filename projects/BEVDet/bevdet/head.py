@@ -9,6 +9,8 @@ from mmdet3d.registry import MODELS
 from mmdet3d.structures import xywhr2xyxyr
 from mmengine.structures import InstanceData
 
+from .mmcv_cuda_ops import cuda_kernel_available
+
 __all__ = ['BEVDetCenterHead', 'scale_nms']
 
 
@@ -37,6 +39,9 @@ def scale_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, b
     scaled = boxes.clone()
     scaled[:, 3:6] = scaled[:, 3:6] * factors[labels.long()].unsqueeze(1)
     bev = xywhr2xyxyr(box_type(scaled, box_dim=scaled.shape[1]).bev)
+    if bev.is_cuda and not cuda_kernel_available('nms_rotated', bev.device):  # CPU-only mmcv: CPU op
+        return nms_bev(bev.cpu(), scores.cpu(), thresh=nms_thr, pre_max_size=pre_max_size,
+                       post_max_size=post_max_size).to(bev.device)
     return nms_bev(bev, scores, thresh=nms_thr, pre_max_size=pre_max_size, post_max_size=post_max_size)
 
 
@@ -59,6 +64,18 @@ class BEVDetCenterHead(CenterHead):
         super().init_weights()
         for task_head in self.task_heads:
             task_head.init_weights()
+
+    @torch.autocast('cuda', enabled=False)  # mmdet3d 0.x's @force_fp32 on CenterHead.loss (BEVDet's AMP)
+    @torch.autocast('cpu', enabled=False)
+    def loss_by_feat(self, preds_dicts, batch_gt_instances_3d, *args, **kwargs) -> dict:
+        """mmdet3d's CenterHead losses, computed in fp32 with autocast off.
+
+        Under ``--amp`` the focal heatmap loss in half precision is off by tens of percent (the clamp of
+        ``clip_sigmoid`` at ``1 - 1e-4`` rounds to 1 in bf16), so predictions are cast to fp32 first.
+        """
+        preds_dicts = [[{k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in p.items()}
+                        for p in task] for task in preds_dicts]
+        return super().loss_by_feat(preds_dicts, batch_gt_instances_3d, *args, **kwargs)
 
     def predict_by_feat(self, preds_dicts, batch_input_metas: list[dict], *args, **kwargs) -> list[InstanceData]:
         """Decode and apply Scale-NMS.

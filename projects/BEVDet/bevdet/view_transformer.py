@@ -75,6 +75,8 @@ def create_frustum(feature_size: Sequence[int], depth_bound: Sequence[float], st
     return torch.stack([u, v, d], dim=-1)
 
 
+@torch.autocast('cuda', enabled=False)  # geometry in fp32 under AMP: bf16 metres move points by voxels
+@torch.autocast('cpu', enabled=False)
 def frustum_to_bev(frustum: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.Tensor,
                    post_rots: torch.Tensor, post_trans: torch.Tensor, bda: torch.Tensor) -> torch.Tensor:
     """Frustum points in the BEV frame.
@@ -99,6 +101,8 @@ def frustum_to_bev(frustum: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.
     return torch.einsum('bij,bndhwj->bndhwi', bda, pts)
 
 
+@torch.autocast('cuda', enabled=False)  # geometry in fp32 under AMP: bf16 metres move points by voxels
+@torch.autocast('cpu', enabled=False)
 def bev_to_image(points: torch.Tensor, cam2img: torch.Tensor, cam2ego: torch.Tensor, post_rots: torch.Tensor,
                  post_trans: torch.Tensor, bda: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Project BEV-frame points into every camera's augmented image: the exact inverse of :func:`frustum_to_bev`.
@@ -279,8 +283,12 @@ class BEVDetLSSViewTransformer(nn.Module):
         bev = bev.reshape(b, -1, ny, nx)  # (B, Z C, Y, X) or (B, C Z, Y, X)
         return (bev, depth, context) if return_context else (bev, depth)
 
+    @torch.autocast('cuda', enabled=False)  # official get_depth_loss: fp32 (BCE is refused under autocast)
+    @torch.autocast('cpu', enabled=False)
     def loss_depth(self, depth: torch.Tensor, gt_depth: torch.Tensor) -> torch.Tensor:
         """BEVDepth depth loss: BCE between predicted bins and one-hot LiDAR bins on cells with a return.
+
+        Computed in fp32 with autocast disabled (as the official ``get_depth_loss``); ``--amp`` inputs are cast.
 
         Args:
             depth: (B * N, D, h, w) predicted probabilities.
@@ -289,6 +297,7 @@ class BEVDetLSSViewTransformer(nn.Module):
         Returns:
             Scalar loss times ``loss_depth_weight``.
         """
+        depth, gt_depth = depth.float(), gt_depth.float()
         calibrate = getattr(self.depth_net, 'calibrate_scale', None)
         if calibrate is not None and self.training:  # median scaling of a monocular depth prior, once
             calibrate(nearest_depth_per_cell(gt_depth, self.downsample, depth.shape[-2:]))

@@ -3,7 +3,9 @@
 ``out[m, q, head] = sum_{l, p} w[m, q, head, l, p] * bilinear(value_l[m, :, head], loc[m, q, head, l, p])``
 
 - :func:`deformable_sampling` dispatches: mmcv's CUDA kernel (``MultiScaleDeformableAttnFunction``) for CUDA
-  tensors, else the pure-PyTorch ``grid_sample`` path (mmcv's ``multi_scale_deformable_attn_pytorch``).
+  tensors when mmcv has it compiled for that device (probed once, logged:
+  :func:`projects.BEVDet.bevdet.mmcv_cuda_ops.cuda_kernel_available`), else the pure-PyTorch ``grid_sample``
+  path (mmcv's ``multi_scale_deformable_attn_pytorch``).
 - :func:`deformable_sampling_reference`: Python loops with an explicit bilinear formula (tests only).
 
 FB-BEV's depth weighting is *not* in here: the backward projection multiplies it into ``weights`` before
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import torch
 from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
+
+from projects.BEVDet.bevdet.mmcv_cuda_ops import cuda_kernel_available
 
 __all__ = ['deformable_sampling', 'deformable_sampling_pytorch', 'deformable_sampling_cuda',
            'deformable_sampling_reference']
@@ -50,11 +54,12 @@ def deformable_sampling_cuda(value: torch.Tensor, spatial_shapes: torch.Tensor, 
 
 def deformable_sampling(value: torch.Tensor, spatial_shapes: torch.Tensor, locations: torch.Tensor,
                         weights: torch.Tensor, use_cuda_kernel: bool = True) -> torch.Tensor:
-    """Dispatch: the CUDA kernel for CUDA tensors when ``use_cuda_kernel``, else the PyTorch path.
+    """Dispatch: the CUDA kernel for CUDA tensors when ``use_cuda_kernel`` and mmcv has it compiled for that
+    device, else the PyTorch path.
 
     Arguments and result as :func:`deformable_sampling_pytorch`.
     """
-    if use_cuda_kernel and value.is_cuda:
+    if use_cuda_kernel and value.is_cuda and cuda_kernel_available('ms_deform_attn', value.device):
         return deformable_sampling_cuda(value, spatial_shapes, locations, weights)
     return deformable_sampling_pytorch(value, spatial_shapes, locations, weights)
 

@@ -25,19 +25,42 @@ from .deformable_sampling import deformable_sampling
 from .pillar_projection import bev_to_image, normalize_pixels, pillar_reference_points, sample_depth_consistency
 
 __all__ = ['BEVDeformableSelfAttention', 'DepthAwareBackwardProjection', 'LearnedBEVPositionalEncoding',
-           'pillar_visibility', 'pillar_weights', 'rebatch_indices']
+           'pillar_visibility', 'pillar_weights', 'pixel_locations', 'rebatch_indices']
 
 
-def pillar_visibility(locations: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
-    """Args: locations: (..., 2) normalised coordinates; depth: (...) camera depth, metres.
+def pillar_visibility(locations: torch.Tensor, depth: torch.Tensor, pixel_centres: bool = False) -> torch.Tensor:
+    """Args: locations: (..., 2) normalised coordinates; depth: (...) camera depth, metres; pixel_centres: our
+    test (``depth > 1e-3``, inside ``[0, 1]``) instead of FB-OCC's (``depth > 1e-5``, inside ``(1e-5, 1 - 1e-5)``).
     Returns: (...) bool, in front of the camera and inside the feature map."""
-    return (depth > 1e-3) & (locations >= 0).all(-1) & (locations <= 1).all(-1)
+    if pixel_centres:
+        return (depth > 1e-3) & (locations >= 0).all(-1) & (locations <= 1).all(-1)
+    eps = 1e-5
+    return (depth > eps) & (locations > eps).all(-1) & (locations < 1 - eps).all(-1)
+
+
+def pixel_locations(uv: torch.Tensor, depth: torch.Tensor, extent: Sequence[int],
+                    pixel_centres: bool = False) -> torch.Tensor:
+    """Pixels -> normalised sampling coordinates.
+
+    Args:
+        uv: (..., 2) augmented-image pixels; depth: (...) camera depth, metres; extent: ``(H_ext, W_ext)``.
+        pixel_centres: ``(u + 0.5) / W_ext`` (:func:`.pillar_projection.normalize_pixels`, pixel centres at
+            integers) instead of FB-OCC's ``u / W_ext``; FB-OCC divides by ``max(d, 1e-5)``, which puts points
+            behind the camera far outside the map: they are placed at -10 here.
+
+    Returns:
+        (..., 2) normalised ``(x, y)``.
+    """
+    if pixel_centres:
+        return normalize_pixels(uv, extent)
+    loc = uv * uv.new_tensor([1.0 / extent[1], 1.0 / extent[0]])
+    return torch.where((depth > 1e-5)[..., None], loc, torch.full_like(loc, -10.0))
 
 
 def pillar_weights(uv: torch.Tensor, depth: torch.Tensor, depth_prob: torch.Tensor, extent: Sequence[int],
                    depth_bound: Sequence[float], depth_aware: bool = True,
-                   depth_extent: Sequence[int] | None = None,
-                   clip_depth_bins: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                   depth_extent: Sequence[int] | None = None, clip_depth_bins: bool = True,
+                   pixel_centres: bool = False, weight_visibility: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Sampling locations and per-anchor weights of pillar points in every camera.
 
     Args:
@@ -50,16 +73,20 @@ def pillar_weights(uv: torch.Tensor, depth: torch.Tensor, depth_prob: torch.Tens
         depth_extent: Pixels covered by the depth map when its grid differs from the features' (default:
             ``extent``).
         clip_depth_bins: Depths beyond the bins read the edge bins (FB-OCC) instead of weight 0.
+        pixel_centres: Our pixel convention (see :func:`pixel_locations`); False: FB-OCC's.
+        weight_visibility: Multiply each height's visibility in (ours); False (FB-OCC): the depth consistency
+            alone (bilinear with zeros outside the map) or, without ``depth_aware``, 1.
 
     Returns:
-        ``(locations, weights)``: (B, N, Q, K, 2) normalised coordinates and (B, N, Q, K) weights: visibility
-        (in front of the camera and inside the map) times, if ``depth_aware``, the depth consistency.
+        ``(locations, weights)``: (B, N, Q, K, 2) normalised coordinates and (B, N, Q, K) weights.
     """
     b, n, q, k = depth.shape
-    loc = normalize_pixels(uv, extent)
-    weights = pillar_visibility(loc, depth).to(uv.dtype)  # (B, N, Q, K)
+    loc = pixel_locations(uv, depth, extent, pixel_centres)
+    weights = torch.ones_like(depth)  # (B, N, Q, K)
+    if weight_visibility:
+        weights = pillar_visibility(loc, depth, pixel_centres).to(uv.dtype)
     if depth_aware:
-        depth_loc = loc if depth_extent is None else normalize_pixels(uv, depth_extent)
+        depth_loc = loc if depth_extent is None else pixel_locations(uv, depth, depth_extent, pixel_centres)
         consistency = sample_depth_consistency(depth_prob.flatten(0, 1), depth_loc.reshape(b * n, q * k, 2),
                                                depth.reshape(b * n, q * k), depth_bound, clip_depth_bins)
         weights = weights * consistency.view(b, n, q, k)
@@ -219,12 +246,16 @@ class DepthAwareBackwardProjection(BaseModule):
         positional_encoding: Learned positional encoding of the queries (FB-OCC: True).
         mask_foreground_values: Zero the foreground cells' values in the self-attention, as FB-OCC's layer does
             when it is given the FRPN mask (it passes the mask as mmcv's ``key_padding_mask``, whose True means
-            padding). Off by default (FB-OCC itself runs without an FRPN).
+            padding). On by default (FB-OCC's code); False: the self-attention reads every cell.
         update_background: Every cell goes through the layer (FB-OCC); False: cells outside the FRPN mask keep
             their LSS feature.
         readd: Output ``layer + LSS BEV`` (FB-OCC's ``readd=True``); False: the layer output alone.
         depth_aware: Multiply the depth-consistency weights into the attention (False: plain BEVFormer SCA).
         clip_depth_bins: Points beyond the depth bins read the edge bins (FB-OCC); False: weight 0.
+        pixel_centres: Sampling coordinates ``(u + 0.5) / W_ext`` with pixel centres at integers, visible inside
+            ``[0, 1]`` (ours); False (FB-OCC): ``u / W_ext``, visible inside ``(1e-5, 1 - 1e-5)``.
+        weight_visibility: Multiply each pillar height's visibility into its attention weights (ours); False
+            (FB-OCC): only the depth consistency (which is 0 outside the map).
         use_cuda_kernel: Use mmcv's CUDA kernel for CUDA tensors.
         init_cfg: mmengine init config.
     """
@@ -233,8 +264,9 @@ class DepthAwareBackwardProjection(BaseModule):
                  depth_stride: int | None = None, num_heights: int = 4, pillar_z_range: Sequence[float] | None = None,
                  num_heads: int = 8, num_points: int = 8, ffn_channels: int | None = None, dropout: float = 0.0,
                  self_attention: bool = True, self_attn_points: int = 4, positional_encoding: bool = True,
-                 mask_foreground_values: bool = False, update_background: bool = True, readd: bool = True,
-                 depth_aware: bool = True, clip_depth_bins: bool = True, use_cuda_kernel: bool = True,
+                 mask_foreground_values: bool = True, update_background: bool = True, readd: bool = True,
+                 depth_aware: bool = True, clip_depth_bins: bool = True, pixel_centres: bool = False,
+                 weight_visibility: bool = False, use_cuda_kernel: bool = True,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if num_points % num_heights:
@@ -255,6 +287,8 @@ class DepthAwareBackwardProjection(BaseModule):
         self.readd = readd
         self.depth_aware = depth_aware
         self.clip_depth_bins = clip_depth_bins
+        self.pixel_centres = pixel_centres
+        self.weight_visibility = weight_visibility
         self.use_cuda_kernel = use_cuda_kernel
         z_range = pillar_z_range if pillar_z_range is not None else self.grid_config['z'][:2]
         ref = pillar_reference_points(self.grid_config['x'], self.grid_config['y'], z_range, num_heights)
@@ -370,7 +404,8 @@ class DepthAwareBackwardProjection(BaseModule):
         depth_extent = (depth_prob.shape[-2] * self.depth_stride, depth_prob.shape[-1] * self.depth_stride)
         uv = uv.view(b * num_cams, q_count, k, 2)
         depth = depth.view(b * num_cams, q_count, k)
-        visible = pillar_visibility(normalize_pixels(uv, extent), depth).any(-1).view(b, num_cams, q_count)
+        visible = pillar_visibility(pixel_locations(uv, depth, extent, self.pixel_centres), depth,
+                                    self.pixel_centres).any(-1).view(b, num_cams, q_count)
         hit = visible
         if fg_mask is not None:
             hit = visible & fg_mask.reshape(b, 1, q_count)
@@ -392,7 +427,7 @@ class DepthAwareBackwardProjection(BaseModule):
         depth_sel = torch.gather(depth, 1, index[..., None].expand(-1, -1, k))  # (B N, L, K)
         loc_sel, w_sel = pillar_weights(uv_sel[:, None], depth_sel[:, None], depth_prob.flatten(0, 1)[:, None],
                                         extent, self.grid_config['depth'], self.depth_aware, depth_extent,
-                                        self.clip_depth_bins)
+                                        self.clip_depth_bins, self.pixel_centres, self.weight_visibility)
         loc_sel, w_sel = loc_sel[:, 0], w_sel[:, 0] * valid[..., None].to(w_sel.dtype)  # (B N, L, K, 2), (B N, L, K)
 
         value = self.value_proj(self.input_proj(img_feats.flatten(3).transpose(2, 3)))  # (B, N, h w, C)

@@ -11,6 +11,8 @@ from .pillar_projection import bev_cell_centers, normalize_pixels
 __all__ = ['align_adjacent_bev']
 
 
+@torch.autocast('cuda', enabled=False)  # geometry and sampling in fp32 under AMP (bf16 metres are too coarse)
+@torch.autocast('cpu', enabled=False)
 def align_adjacent_bev(adj_bev: torch.Tensor, curr2adj: torch.Tensor, bda: torch.Tensor,
                        x_bound: Sequence[float], y_bound: Sequence[float]) -> torch.Tensor:
     """Resample the adjacent frame's BEV at the positions of the current frame's cells.
@@ -27,8 +29,9 @@ def align_adjacent_bev(adj_bev: torch.Tensor, curr2adj: torch.Tensor, bda: torch
         y_bound: ``(y_lo, y_hi, dy)`` metres.
 
     Returns:
-        (B, C, Y, X) adjacent features in the current BEV frame.
+        (B, C, Y, X) adjacent features in the current BEV frame (fp32 for half-precision ``adj_bev``).
     """
+    adj_bev = adj_bev.to(torch.promote_types(adj_bev.dtype, torch.float32))
     b, _, ny, nx = adj_bev.shape
     xy = bev_cell_centers(x_bound, y_bound).to(adj_bev)  # (Y, X, 2)
     pts = torch.cat([xy, torch.zeros_like(xy[..., :1])], dim=-1).view(1, -1, 3).expand(b, -1, 3)  # (B, YX, 3)

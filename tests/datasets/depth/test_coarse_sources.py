@@ -1,4 +1,4 @@
-"""Ordered point groups of the coarse stage: TuSimple lanes (near to far) and the flat-ground prior."""
+"""Ordered point groups of the coarse stage: TuSimple lanes (label row order) and the flat-ground prior."""
 from __future__ import annotations
 
 import json
@@ -9,26 +9,32 @@ from mmengine.registry import init_default_scope
 
 import hybrid_depth.datasets.depth_transforms  # noqa: F401  (registers the pipeline steps)
 from hybrid_depth.datasets.ground_prior import GroundPriorOrderDataset, ground_points_in_image, level_camera_from_ground
-from hybrid_depth.datasets.tusimple_lanes import TuSimpleLaneOrderDataset, lane_points_near_to_far
+from hybrid_depth.datasets.tusimple_lanes import TuSimpleLaneOrderDataset, select_lane_points
 
 init_default_scope('mmdet3d')
 
 
-def test_lane_points_run_near_to_far() -> None:
+def test_lane_points_follow_the_label_rows_or_run_near_to_far() -> None:
     h_samples = [100, 110, 120, 130, 140, 150, 160, 170, 180]  # top -> bottom = far -> near
     xs = [-2, 50, 52, 54, 56, 58, 60, 62, 64]
-    pts = lane_points_near_to_far(xs, h_samples, num_points=7)
-    assert pts[0].tolist() == [64, 180]  # lowest labelled point = nearest first
-    # official spacing: index j * ((n - 1) // 6) of the n = 8 labelled points -> the 7 nearest
-    assert pts[-1].tolist() == [52, 120]
-    assert np.all(np.diff(pts[:, 1]) < 0)
-    spread = lane_points_near_to_far(xs, h_samples, num_points=7, spacing='linspace')
+    pts = select_lane_points(xs, h_samples, num_points=7)
+    # official: the label rows as listed, index j * ((n - 1) // 6) of the n = 8 labelled points -> the 7 farthest
+    assert pts[0].tolist() == [50, 110] and pts[-1].tolist() == [62, 170]
+    near = select_lane_points(xs, h_samples, num_points=7, order='near_to_far')
+    assert near[0].tolist() == [64, 180]  # option: lowest labelled point = nearest first -> the 7 nearest
+    assert near[-1].tolist() == [52, 120]
+    assert np.all(np.diff(near[:, 1]) < 0) and np.all(np.diff(pts[:, 1]) > 0)
+    spread = select_lane_points(xs, h_samples, num_points=7, spacing='linspace', order='near_to_far')
     assert spread[-1].tolist() == [50, 110]  # option: the highest labelled point = farthest last
-    assert lane_points_near_to_far(xs[:6] + [-2] * 3, h_samples, num_points=7) is None
-    long = lane_points_near_to_far(list(range(20)), list(range(0, 200, 10)), num_points=7)
-    assert long[:, 1].tolist() == [190 - 10 * 3 * j for j in range(7)]  # (20 - 1) // 6 = 3
+    assert select_lane_points(xs[:6] + [-2] * 3, h_samples, num_points=7) is None
+    long = select_lane_points(list(range(20)), list(range(0, 200, 10)), num_points=7)
+    assert long[:, 1].tolist() == [10 * 3 * j for j in range(7)]  # (20 - 1) // 6 = 3, from the top row
+    long_near = select_lane_points(list(range(20)), list(range(0, 200, 10)), num_points=7, order='near_to_far')
+    assert long_near[:, 1].tolist() == [190 - 10 * 3 * j for j in range(7)]  # other rows: 19 % 6 != 0
     with pytest.raises(ValueError, match='spacing'):
-        lane_points_near_to_far(xs, h_samples, spacing='even')
+        select_lane_points(xs, h_samples, spacing='even')
+    with pytest.raises(ValueError, match='order'):
+        select_lane_points(xs, h_samples, order='far_to_near')
 
 
 def test_resize_keeps_aspect_ratio_short_side_and_divisor() -> None:
@@ -57,7 +63,9 @@ def test_tusimple_dataset_groups_match_labels(synthetic_world) -> None:
     long_lanes = [lane for lane in label['lanes'] if sum(x >= 0 for x in lane) >= 7]
     assert info['points'].shape == (len(long_lanes), 7, 2)
     for pts in info['points']:
-        assert np.all(np.diff(pts[:, 1]) < 0)  # v decreases: near (bottom) to far (top)
+        assert np.all(np.diff(pts[:, 1]) > 0)  # official: label rows, v increases (far/top first)
+    near = TuSimpleLaneOrderDataset(str(root), order='near_to_far', pipeline=pipe).get_data_info(0)['points']
+    assert np.all(np.diff(near[:, :, 1], axis=1) < 0)  # option: v decreases, near (bottom) to far (top)
     sample = ds[0]
     assert sample['inputs']['points'].shape == (6, 7, 2) and sample['inputs']['imgs'].shape[:2] == (1, 3)
 

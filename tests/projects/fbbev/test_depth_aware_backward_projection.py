@@ -107,7 +107,9 @@ def test_depth_weights_equal_hand_computed_dot_product():
     ego = torch.tensor([[[10.0, 0.0, 0.0], [10.0, -1.0, 0.5], [25.0, 0.0, 0.0], [-5.0, 0.0, 0.0]]])
     uv, depth = bev_to_image(ego, cam2img, cam2ego, post_rots, post_trans, bda)
     torch.testing.assert_close(uv[0, 0, :2], torch.tensor([[7.5, 3.5], [8.5, 3.0]]))
-    loc, w = pillar_weights(uv.view(1, 1, 4, 1, 2), depth.view(1, 1, 4, 1), depth_prob, (8, 16), (1.0, 20.0, 1.0))
+    ours = dict(pixel_centres=True, weight_visibility=True)  # our convention: pixel centres at integers
+    loc, w = pillar_weights(uv.view(1, 1, 4, 1, 2), depth.view(1, 1, 4, 1), depth_prob, (8, 16), (1.0, 20.0, 1.0),
+                            **ours)
     p = depth_prob[0, 0, 9]  # bin of 10 m: [10, 11)
     # point 0 lands on the corner of feature cells rows 1-2, cols 3-4 (normalised (0.5, 0.5)): mean of the four
     expected0 = (p[1, 3] + p[1, 4] + p[2, 3] + p[2, 4]) / 4
@@ -118,11 +120,11 @@ def test_depth_weights_equal_hand_computed_dot_product():
     expected2 = (last[1, 3] + last[1, 4] + last[2, 3] + last[2, 4]) / 4
     torch.testing.assert_close(w[0, 0, :, 0], torch.stack([expected0, expected1, expected2, p.new_tensor(0.0)]))
     _, unclipped = pillar_weights(uv.view(1, 1, 4, 1, 2), depth.view(1, 1, 4, 1), depth_prob, (8, 16),
-                                  (1.0, 20.0, 1.0), clip_depth_bins=False)
+                                  (1.0, 20.0, 1.0), clip_depth_bins=False, **ours)
     torch.testing.assert_close(unclipped[0, 0, :, 0], torch.stack([expected0, expected1, p.new_tensor(0.0),
                                                                    p.new_tensor(0.0)]))
     _, visible = pillar_weights(uv.view(1, 1, 4, 1, 2), depth.view(1, 1, 4, 1), depth_prob, (8, 16),
-                                (1.0, 20.0, 1.0), depth_aware=False)
+                                (1.0, 20.0, 1.0), depth_aware=False, **ours)
     assert visible[0, 0, :, 0].tolist() == [1.0, 1.0, 1.0, 0.0]  # the 25 m point is visible, just out of range
 
 

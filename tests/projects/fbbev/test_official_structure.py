@@ -84,7 +84,8 @@ def test_fbbev_r50_backward_projection_has_fbocc_structure_and_numbers():
     pe = bp.positional_encoding
     assert pe.row_embed.weight.shape == (128, 40) and pe.col_embed.weight.shape == (128, 40)
     assert type(bp.input_proj) is nn.Identity  # samples the 80-ch context features directly
-    assert bp.readd and bp.update_background and bp.clip_depth_bins and not bp.mask_foreground_values
+    assert bp.readd and bp.update_background and bp.clip_depth_bins and bp.mask_foreground_values
+    assert not bp.pixel_centres and not bp.weight_visibility  # FB-OCC's u / W, depth consistency alone
     # FB-OCC's z anchors: arange(-1, 5.4, 1.6) + 0.8
     torch.testing.assert_close(bp.reference_points[0, 0, :, 2], torch.tensor([-0.2, 1.4, 3.0, 4.6]))
 

@@ -82,7 +82,7 @@ def test_cell_under_a_car_projects_onto_the_car(nusc):
                 # puts the centre in front of the camera and inside that image
                 _, weights = pillar_weights(uv.view(1, 6, 1, 3, 2), depth.view(1, 6, 1, 3),
                                             torch.ones(1, 6, 1, 8, 22), (FINAL[0], FINAL[1]), (1.0, 60.0, 1.0),
-                                            depth_aware=False)
+                                            depth_aware=False, pixel_centres=True, weight_visibility=True)
                 for j, (c2e, kk, _, _) in enumerate(calibs):
                     pj, dj = _devkit_pixel(centre_ego, c2e, kk)
                     pj = post_rot[:2, :2] @ pj + post_tran[:2]

@@ -22,7 +22,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='TuSimpleLaneOrderDataset', data_root=data_root,
                  label_files=['label_data_0313.json', 'label_data_0531.json', 'label_data_0601.json'],
-                 num_points=7, spacing='official', pipeline=train_pipeline))
+                 num_points=7, spacing='official', order='label', pipeline=train_pipeline))
 # TuSimple's test_label.json has the same format
 val_dataloader = dict(
     batch_size=6,
@@ -30,7 +30,7 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='TuSimpleLaneOrderDataset', data_root=data_root, label_files=['test_label.json'],
-                 num_points=7, spacing='official', test_mode=True,
+                 num_points=7, spacing='official', order='label', test_mode=True,
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='DepthOrderingMetric')
