@@ -27,6 +27,7 @@ import json
 import math
 import os
 import os.path as osp
+import shutil
 import sys
 import tempfile
 import types
@@ -338,15 +339,19 @@ def main() -> None:
     torch.manual_seed(SEED)
     manifest, out = record(load_official(args.official_root))
     manifest.update(source='github.com/NVlabs/FB-BEV BEVDet/ (unmodified BEVDet dev2.0)', commit=args.commit)
-    tmp = tempfile.mkdtemp(dir=osp.dirname(osp.abspath(args.out)) or '.')
+    write_fixture(args.out, manifest, out)
+
+
+def write_fixture(out_dir: str, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
+    """``manifest.json`` + ``forward.npz`` into ``out_dir``, written in a temporary folder and renamed over it."""
+    tmp = tempfile.mkdtemp(dir=osp.dirname(osp.abspath(out_dir)) or '.')
     with open(osp.join(tmp, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=0, sort_keys=True)
-    np.savez_compressed(osp.join(tmp, 'forward.npz'), **out)
-    if osp.isdir(args.out):
-        import shutil
-        shutil.rmtree(args.out)
-    os.replace(tmp, args.out)
-    print(f'wrote {args.out}: {len(manifest["shapes"])} weights, {len(out)} arrays')
+    np.savez_compressed(osp.join(tmp, 'forward.npz'), **arrays)
+    if osp.isdir(out_dir):
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    print(f'wrote {out_dir}: {len(manifest["shapes"])} weights, {len(arrays)} arrays')
 
 
 if __name__ == '__main__':

@@ -27,12 +27,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import os.path as osp
-import shutil
 import sys
-import tempfile
 import types
 
 import numpy as np
@@ -285,14 +281,7 @@ def main() -> None:
     torch.manual_seed(SEED)
     manifest, out = record(load_official(args.official_root))
     manifest.update(source='github.com/NVlabs/FB-BEV mmdet3d/models/fbbev (FB-OCC)', commit=args.commit)
-    tmp = tempfile.mkdtemp(dir=osp.dirname(osp.abspath(args.out)) or '.')
-    with open(osp.join(tmp, 'manifest.json'), 'w') as f:
-        json.dump(manifest, f, indent=0, sort_keys=True)
-    np.savez_compressed(osp.join(tmp, 'forward.npz'), **out)
-    if osp.isdir(args.out):
-        shutil.rmtree(args.out)
-    os.replace(tmp, args.out)
-    print(f'wrote {args.out}: {len(manifest["shapes"])} weights, {len(out)} arrays')
+    bevdet_rec.write_fixture(args.out, manifest, out)
 
 
 if __name__ == '__main__':

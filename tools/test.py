@@ -20,9 +20,8 @@ from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from hybrid_depth.engine.cli import DATA_ERRORS, ConfigError, build_runner, data_error_line, load_config  # noqa: E402
 from hybrid_depth.engine.preflight import (  # noqa: E402
     PreflightError,
-    check_dist_backend,
-    check_gpu_usable,
     log_mmcv_cuda_ops,
+    preflight,
 )
 
 TASKS = ['mono_det', 'multi-view_det', 'lidar_det', 'lidar_seg', 'multi-modality_det', 'depth']
@@ -103,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     try:  # before the runner: a GPU torch cannot use, NCCL without CUDA (one line each)
-        check_gpu_usable()
-        check_dist_backend(args.launcher, cfg.get('env_cfg'))
+        preflight(args.launcher, cfg.get('env_cfg'))
     except PreflightError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

@@ -22,9 +22,8 @@ from hybrid_depth.engine.cli import DATA_ERRORS, ConfigError, build_runner, data
 from hybrid_depth.engine.hooks.nonfinite_loss import NonFiniteLossError  # noqa: E402
 from hybrid_depth.engine.preflight import (  # noqa: E402
     PreflightError,
-    check_dist_backend,
-    check_gpu_usable,
     log_mmcv_cuda_ops,
+    preflight,
 )
 
 
@@ -109,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.load_from = args.resume
 
     try:  # before the runner: a GPU torch cannot use, NCCL without CUDA (one line each)
-        check_gpu_usable()
-        check_dist_backend(args.launcher, cfg.get('env_cfg'))
+        preflight(args.launcher, cfg.get('env_cfg'))
     except PreflightError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

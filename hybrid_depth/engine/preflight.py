@@ -22,7 +22,7 @@ import subprocess
 import torch
 from mmengine.logging import print_log
 
-__all__ = ['PreflightError', 'check_dist_backend', 'check_gpu_usable', 'gpus_hidden_on_purpose',
+__all__ = ['PreflightError', 'preflight', 'check_dist_backend', 'check_gpu_usable', 'gpus_hidden_on_purpose',
            'log_mmcv_cuda_ops', 'visible_nvidia_gpus']
 
 
@@ -79,6 +79,13 @@ def check_dist_backend(launcher: str, env_cfg: dict | None) -> None:
                              f'{_why_torch_sees_no_gpu()} although nvidia-smi lists {gpus[0]}')
     print_log(f"--launcher {launcher}: env_cfg.dist_cfg.backend='nccl' but this machine has no CUDA device; "
               'the processes train on the CPU with gloo', logger='current', level=logging.WARNING)
+
+
+def preflight(launcher: str, env_cfg: dict | None) -> None:
+    """Both start-up checks of ``tools/train.py`` / ``tools/test.py``: :func:`check_gpu_usable`, then
+    :func:`check_dist_backend`. Raises :class:`PreflightError` (one line)."""
+    check_gpu_usable()
+    check_dist_backend(launcher, env_cfg)
 
 
 def log_mmcv_cuda_ops() -> dict[str, bool]:
