@@ -44,3 +44,11 @@ def test_detector_step_benchmark_runs(synthetic_world, synthetic_nuscenes_infos)
     times = dict(re.findall(r'^\s+(before|after): ([\d.]+) s/it', res.stdout, flags=re.M))
     assert set(times) == {'before', 'after'} and all(float(t) > 0 for t in times.values()), res.stdout
     assert re.search(r'ratio before / after: [\d.]+x time, [\d.]+x memory', res.stdout), res.stdout
+
+
+def test_omp_wait_policy_benchmark_runs():
+    res = _run('benchmarks/omp_wait_policy.py', '--hogs', '0', '1', '--repeats', '1', '--steps', '1', '--layers', '1',
+               '--channels', '4', '--size', '8')
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = re.findall(r'^\| (\d) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)x \|$', res.stdout, flags=re.M)
+    assert [r[0] for r in rows] == ['0', '1'], res.stdout
