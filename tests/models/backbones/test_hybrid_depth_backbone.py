@@ -154,6 +154,7 @@ def _lidar_cells_image(cells: torch.Tensor, stride: int) -> torch.Tensor:
 
 def test_depth_branch_median_scales_its_prior_once(tmp_path):
     """A self-supervised depth has no metric scale: the view transformer's depth loss sets it on the first step."""
+    import projects.BEVDet.bevdet  # noqa: F401  (registers the view transformer)
     path, _ = _export(tmp_path)
     vt = MODELS.build(dict(type='BEVDetLSSViewTransformer', input_size=(64, 176), downsample=14, out_channels=16,
                            loss_depth_weight=1.0, grid_config=dict(x=(-10, 10, 1), y=(-10, 10, 1), z=(-5, 3, 8),
