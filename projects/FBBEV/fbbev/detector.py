@@ -1,13 +1,9 @@
 """The FB-BEV detector (Li et al., ICCV 2023, https://arxiv.org/abs/2308.02236) on mmdet3d 1.x.
 
-BEVDet's template with its frame hook (:meth:`FBBEV.image_to_bev`) overridden: LSS forward projection, FRPN
-foreground mask, depth-aware backward projection (sampling the depth net's context features; only foreground
-cells attend to the images); BEVDet's BEV encoder and CenterHead follow. FRPN losses and masks are added to
-BEVDet's ``loss_by_feat`` / ``predict_by_feat`` results. Optional BEVDet4D-style temporal fusion
-(``num_adjacent=1``): ``N`` current cameras then ``N`` of the previous keyframe (``FBBEVLoadAdjacentFrame``); that
-frame's BEV is computed without gradients, warped into the current BEV frame with ``curr2adj``
-(:func:`.temporal_alignment.align_adjacent_bev`) and concatenated to the current BEV. BEV maps and FRPN masks
-live in the augmented ego frame; boxes are converted to the LiDAR frame by BEVDet.
+BEVDet's template with the frame hook overridden (LSS forward projection, FRPN foreground mask, depth-aware
+backward projection of the depth net's context features; optional BEVDet4D-style fusion with the previous keyframe,
+``FBBEVLoadAdjacentFrame``) and the FRPN terms added to BEVDet's losses and predictions. BEV maps and FRPN masks
+live in the augmented ego frame; BEVDet converts the boxes to the LiDAR frame.
 """
 from __future__ import annotations
 
@@ -62,15 +58,9 @@ class FBBEV(BEVDet):
 
     def frame_bev(self, imgs: torch.Tensor, cams: dict[str, torch.Tensor], gt_mask: torch.Tensor | None = None
                   ) -> dict:
-        """One frame: :meth:`BEVDet.image_to_bev` (LSS), FRPN, depth-aware backward projection.
-
-        Args:
-            imgs: (B, N, 3, H, W) one frame's images; ``cams``: their camera tensors.
-            gt_mask: (B, Y, X) bool united with the FRPN mask, or None.
-
-        Returns:
-            BEVDet's outputs with ``bev`` (B, C, Y, X) refined, ``mask_logits`` and ``fg_mask`` (B, Y, X) or None.
-        """
+        """One frame ``imgs`` (B, N, 3, H, W): LSS (:meth:`BEVDet.image_to_bev`), FRPN (its mask united with
+        ``gt_mask`` (B, Y, X) when given), backward projection. Returns BEVDet's outputs with ``bev`` (B, C, Y, X)
+        refined, ``mask_logits`` and ``fg_mask`` (B, Y, X) (None without an FRPN)."""
         b, n = imgs.shape[:2]
         out = super().image_to_bev(imgs, cams)
         mask_logits, fg_mask = None, None
