@@ -98,6 +98,15 @@ def test_build_loss_backward_predict(cfg):
     assert 0.0 <= iou <= 1.0
 
 
+def test_fbbev_is_bevdets_template_with_its_hooks():
+    """FB-BEV overrides BEVDet's frame hook and extends its loss / predict hooks; the entry points are BEVDet's."""
+    from projects.BEVDet.bevdet import BEVDet
+    from projects.FBBEV.fbbev import FBBEV
+    assert {'image_to_bev', 'loss_by_feat', 'predict_by_feat'} <= set(vars(FBBEV))
+    assert not {'extract_feat', 'loss', 'predict', '_forward'} & set(vars(FBBEV))
+    assert all(name in vars(BEVDet) for name in ('extract_feat', 'loss', 'predict', '_forward', 'image_to_bev'))
+
+
 def test_previous_indices():
     stamps = torch.tensor([10.0, 0.5, 0.0, 1.0, 10.5, 30.0]).numpy()
     assert previous_indices(stamps, 0.75).tolist() == [0, 2, 2, 1, 0, 5]
