@@ -16,9 +16,11 @@ Metric scale: a self-supervised depth model predicts depth up to an unknown scal
 median-scales every image for that reason); the exported demo model, for instance, predicts about 0.2 where the
 LiDAR says 6 m. Started at ``s = 1`` the prior would put all mass in the first bin, and the clamp makes the
 gradient of ``s`` vanish exactly where it is wrong. So on its first training step with LiDAR targets the branch
-sets ``s`` by median scaling, ``s = median(d_lidar / depth)`` over the feature cells with a return
-(:meth:`calibrate_scale`, called by the view transformer's depth loss); ``s`` is learned from there on. The
-buffer ``scale_calibrated`` (saved in checkpoints) makes this happen once per training run, not on resume.
+sets ``s`` by median scaling, ``s = median(d_lidar / depth)`` over the feature cells with a return; ``s`` is
+learned from there on. The branch keeps no state between calls for this: ``forward`` returns the scale-free
+depth as its third output, the view transformer's depth loss computes the scale with :meth:`calibrate_scale` (a
+function of that depth and the LiDAR cells) and sets it with :meth:`set_scale`. The buffer ``scale_calibrated``
+(saved in checkpoints) makes this happen once per training run, not on resume.
 Weights: ``checkpoint`` = the output of ``tools/export_backbone.py`` (``depth_branch.prompt_bank.*`` and
 ``depth_branch.decoder.*``).
 """
@@ -107,7 +109,6 @@ class HybridLSSDepthNet(nn.Module):
         self.register_buffer('bin_depths', bins, persistent=False)
         self.log_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
         self.register_buffer('scale_calibrated', torch.tensor(False))
-        self._uncalibrated_depth: torch.Tensor | None = None
         self.log_sigma = nn.Parameter(torch.tensor(math.log(init_sigma_bins * step)))
         self.prior_weight = nn.Parameter(torch.tensor(1.0 if checkpoint else 0.0))
         self.residual = nn.Sequential(
@@ -148,9 +149,9 @@ class HybridLSSDepthNet(nn.Module):
         disp = F.avg_pool2d(disp, k)
         return disp_to_depth(disp, self.min_depth, self.max_depth)[1]
 
-    def forward(self, feats: Sequence[torch.Tensor], cam_params: torch.Tensor,
-                images: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Depth logits and context.
+    def forward(self, feats: Sequence[torch.Tensor], cam_params: torch.Tensor, images: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Depth logits, context and the prior's scale-free depth.
 
         Args:
             feats: 4 hybrid levels (BN, C, h, w).
@@ -158,49 +159,50 @@ class HybridLSSDepthNet(nn.Module):
             images: (BN, 3, H, W) network input (only its size is used).
 
         Returns:
-            ``(depth_logits (BN, D, h, w), context (BN, context_channels, h, w))``.
+            ``(depth_logits (BN, D, h, w), context (BN, context_channels, h, w), prior_depth (BN, 1, h, w))``;
+            ``prior_depth`` is the decoder's depth before ``log_scale`` (detached), the input of
+            :meth:`calibrate_scale`.
         """
         if images is None:
             raise ValueError('HybridLSSDepthNet needs the network input size (images)')
         levels = self.prompt_bank(feats)  # 4 x (BN, C + N, h, w)
-        depth = self.decoder_depth(levels, tuple(images.shape[-2:]))
-        self._uncalibrated_depth = depth.detach() if self.training and not bool(self.scale_calibrated) else None
-        depth = depth * self.log_scale.exp()
-        prior = depth_bin_prior(depth, self.bin_depths, self.log_sigma.exp())
+        prior_depth = self.decoder_depth(levels, tuple(images.shape[-2:]))
+        prior = depth_bin_prior(prior_depth * self.log_scale.exp(), self.bin_depths, self.log_sigma.exp())
         logits = self.prior_weight * prior + self.residual(levels[-1])
-        return logits, self.context(feats[-1])
+        return logits, self.context(feats[-1]), prior_depth.detach()
 
+    @staticmethod
     @torch.no_grad()
-    def calibrate_scale(self, lidar_depth: torch.Tensor) -> float | None:
-        """Median scaling of the prior, once: ``log_scale = log(median(lidar_depth / decoder depth))``.
+    def calibrate_scale(prior_depth: torch.Tensor, lidar_depth: torch.Tensor) -> float | None:
+        """Median scale of the prior: ``median(lidar_depth / prior_depth)`` over the cells with a return.
+
+        A function of its inputs (the log scale is averaged over processes when distributed, so that every replica
+        starts from the same scale: every process reaches this point on its first step).
 
         Args:
-            lidar_depth: (BN, h, w) metric LiDAR depth per feature cell of the last training forward (the
-                nearest return in the cell; 0 or non-finite where there is none), camera frame, metres.
+            prior_depth: (BN, h, w) scale-free depth of the prior (``forward``'s third output, channel squeezed).
+            lidar_depth: (BN, h, w) metric LiDAR depth per feature cell (the nearest return in the cell; 0 or
+                non-finite where there is none), camera frame, metres.
 
         Returns:
-            The scale set, or ``None`` when nothing was done (already calibrated, not training, no valid cell).
+            The scale, or ``None`` when no process has a valid cell.
         """
-        depth = self._uncalibrated_depth
-        if bool(self.scale_calibrated) or depth is None:
-            return None
-        depth = depth[:, 0]
-        if depth.shape != lidar_depth.shape:
+        if prior_depth.shape != lidar_depth.shape:
             raise ValueError(f'LiDAR cells {tuple(lidar_depth.shape)} do not match the depth cells '
-                             f'{tuple(depth.shape)}')
-        valid = torch.isfinite(lidar_depth) & (lidar_depth > 0) & (depth > 0)
-        # [sum of log scales, number of processes with a valid cell]; averaged over processes when distributed,
-        # so that every replica starts from the same scale (every process reaches this point on its first step)
-        stats = torch.zeros(2, dtype=torch.float64, device=depth.device)
+                             f'{tuple(prior_depth.shape)}')
+        valid = torch.isfinite(lidar_depth) & (lidar_depth > 0) & (prior_depth > 0)
+        stats = torch.zeros(2, dtype=torch.float64, device=prior_depth.device)  # [sum of log scales, processes]
         if bool(valid.any()):
-            stats[0] = math.log(float((lidar_depth[valid] / depth[valid]).median()))
+            stats[0] = math.log(float((lidar_depth[valid] / prior_depth[valid]).median()))
             stats[1] = 1.0
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.all_reduce(stats)
         if stats[1] == 0:
             return None
-        scale = math.exp(float(stats[0] / stats[1]))
+        return math.exp(float(stats[0] / stats[1]))
+
+    @torch.no_grad()
+    def set_scale(self, scale: float) -> None:
+        """Set the prior's metric scale (``log_scale = log(scale)``) and mark it calibrated (a training step)."""
         self.log_scale.fill_(math.log(scale))
         self.scale_calibrated.fill_(True)
-        self._uncalibrated_depth = None
-        return scale

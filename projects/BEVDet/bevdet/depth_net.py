@@ -3,7 +3,10 @@
 Every depth net has the same call: ``forward(feats, cam_params, images) -> (depth_logits, context)`` with
 ``feats`` the image levels (B N, C_l, h, w) on one grid, ``cam_params`` (B N, 27) (see
 ``camera_params_vector``) and ``images`` the (B N, 3, H, W) network input; outputs (B N, D, h, w) and
-(B N, C, h, w). ``depth_channels`` and ``context_channels`` are filled in by the view transformer.
+(B N, C, h, w). ``depth_channels`` and ``context_channels`` are filled in by the view transformer. A depth net
+built on a monocular depth prior (``HybridLSSDepthNet``) returns a third output, the prior's scale-free depth
+(B N, 1, h, w), which the view transformer hands to its depth loss for the scale calibration. No depth net stores
+anything on ``self`` in ``forward``.
 """
 from __future__ import annotations
 

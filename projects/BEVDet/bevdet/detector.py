@@ -3,6 +3,10 @@
 Image backbone (+ neck) -> LSS view transformer (ego-frame BEV) -> BEV encoder (ResNet + FPN_LSS) ->
 CenterHead with Scale-NMS. Predictions are made in the ego frame and converted to the LiDAR frame (the frame
 of mmdet3d's infos and of ``NuScenesMetric``) with each sample's ``lidar2ego``.
+
+The detector is a template for its variants (as mmdet3d's BEVFusion): :meth:`BEVDet.extract_feat` returns a dict,
+a variant overrides :meth:`BEVDet.image_to_bev` (the frame's BEV) and extends :meth:`BEVDet.loss_by_feat` /
+:meth:`BEVDet.predict_by_feat` with ``super()`` (FB-BEV: FRPN losses and masks).
 """
 from __future__ import annotations
 
@@ -62,37 +66,65 @@ class BEVDet(Base3DDetector):
             x = self.img_neck(x)
         return list(x) if isinstance(x, (list, tuple)) else [x]
 
-    def extract_feat(self, batch_inputs_dict: dict, batch_data_samples: list[Det3DDataSample]
-                     ) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Images -> BEV.
+    def image_to_bev(self, imgs: torch.Tensor, cams: dict[str, torch.Tensor],
+                     batch_data_samples: list[Det3DDataSample] | None = None) -> dict:
+        """The frame's BEV, before the BEV encoder: the hook a variant overrides (FB-BEV: FRPN, backward projection,
+        temporal fusion).
+
+        Args:
+            imgs: (B, N, 3, H, W) normalised images.
+            cams: Camera tensors of those images (see :meth:`camera_tensors`).
+            batch_data_samples: The samples (unused here; a variant's targets or ego motion).
+
+        Returns:
+            ``bev`` (B, C, Y, X) (augmented ego frame), ``depth`` (B * N, D, h, w) probabilities, ``context``
+            (B * N, C, h, w), ``img_feats`` (the image levels) and, from a depth net with a monocular prior,
+            ``prior_depth`` (B * N, 1, h, w) (see ``BEVDetLSSViewTransformer.forward``).
+        """
+        feats = self.extract_img_feat(imgs)
+        out = self.img_view_transformer(feats, images=imgs.flatten(0, 1), return_dict=True, **cams)
+        return dict(out, img_feats=feats)
+
+    def extract_feat(self, batch_inputs_dict: dict, batch_data_samples: list[Det3DDataSample]) -> dict:
+        """Images -> encoded BEV.
 
         Args:
             batch_inputs_dict: ``imgs`` (B, N, 3, H, W) normalised images.
             batch_data_samples: Samples with the camera matrices in their metainfo.
 
         Returns:
-            ``([bev], depth)``: (B, C, Y, X) BEV feature in the (augmented) ego frame and (B * N, D, h, w)
-            depth probabilities.
+            ``feats`` ([(B, C', Y', X')] encoded BEV for the head) plus :meth:`image_to_bev`'s outputs.
         """
         imgs = batch_inputs_dict['imgs']
         cams = self.camera_tensors(batch_data_samples, imgs.device)
-        feats = self.extract_img_feat(imgs)
-        bev, depth = self.img_view_transformer(feats, images=imgs.flatten(0, 1), **cams)
-        bev = self.img_bev_encoder_neck(self.img_bev_encoder_backbone(bev))
-        return [bev], depth
+        out = self.image_to_bev(imgs, cams, batch_data_samples)
+        return dict(out, feats=[self.img_bev_encoder_neck(self.img_bev_encoder_backbone(out['bev']))])
 
     def loss(self, batch_inputs_dict: dict, batch_data_samples: list[Det3DDataSample], **kwargs) -> dict:
-        """Head losses (ego-frame targets) plus the BEVDepth depth loss when enabled."""
-        feats, depth = self.extract_feat(batch_inputs_dict, batch_data_samples)
-        losses = self.pts_bbox_head.loss(feats, batch_data_samples)
+        """Losses of :meth:`loss_by_feat` on :meth:`extract_feat`'s outputs."""
+        return self.loss_by_feat(self.extract_feat(batch_inputs_dict, batch_data_samples), batch_data_samples)
+
+    def loss_by_feat(self, out: dict, batch_data_samples: list[Det3DDataSample]) -> dict:
+        """Head losses (ego-frame targets) plus the BEVDepth depth loss when enabled.
+
+        Args:
+            out: :meth:`extract_feat`'s outputs.
+            batch_data_samples: Samples with ``gt_instances_3d`` and, for the depth loss, ``gt_depth`` (N, H, W).
+        """
+        losses = self.pts_bbox_head.loss(out['feats'], batch_data_samples)
         if self.img_view_transformer.loss_depth_weight > 0:
             gt_depth = torch.stack([s.gt_depth for s in batch_data_samples]).flatten(0, 1)  # (BN, H, W)
-            losses['loss_depth'] = self.img_view_transformer.loss_depth(depth, gt_depth)
+            losses['loss_depth'] = self.img_view_transformer.loss_depth(out['depth'], gt_depth,
+                                                                        out.get('prior_depth'))
         return losses
 
     def predict(self, batch_inputs_dict: dict, batch_data_samples: list[Det3DDataSample],
                 **kwargs) -> list[Det3DDataSample]:
-        """Detect and return LiDAR-frame boxes.
+        """Detect and return LiDAR-frame boxes (:meth:`predict_by_feat` on :meth:`extract_feat`'s outputs)."""
+        return self.predict_by_feat(self.extract_feat(batch_inputs_dict, batch_data_samples), batch_data_samples)
+
+    def predict_by_feat(self, out: dict, batch_data_samples: list[Det3DDataSample]) -> list[Det3DDataSample]:
+        """Decode the head and convert the boxes to the LiDAR frame.
 
         Returns:
             The samples with ``pred_instances_3d``: ``bboxes_3d`` (``LiDARInstance3DBoxes``, (K, 9) bottom
@@ -101,8 +133,7 @@ class BEVDet(Base3DDetector):
         Raises:
             ValueError: if a sample carries a BEV augmentation (``bda`` not identity).
         """
-        feats, _ = self.extract_feat(batch_inputs_dict, batch_data_samples)
-        results = self.pts_bbox_head.predict(feats, batch_data_samples)
+        results = self.pts_bbox_head.predict(out['feats'], batch_data_samples)
         for sample, res in zip(batch_data_samples, results):
             if not np.allclose(np.asarray(sample.metainfo['bda']), np.eye(3)):
                 raise ValueError(f'sample {sample.metainfo.get("token")}: predict expects no BEV augmentation')
@@ -111,5 +142,4 @@ class BEVDet(Base3DDetector):
 
     def _forward(self, batch_inputs_dict: dict, batch_data_samples: list[Det3DDataSample] | None = None, **kwargs):
         """Raw head outputs (tuple over tasks of lists of dicts of (B, *, Y, X) maps)."""
-        feats, _ = self.extract_feat(batch_inputs_dict, batch_data_samples)
-        return self.pts_bbox_head(feats)
+        return self.pts_bbox_head(self.extract_feat(batch_inputs_dict, batch_data_samples)['feats'])

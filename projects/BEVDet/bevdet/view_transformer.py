@@ -9,9 +9,9 @@ BEV augmentation ``bda`` (identity at test time). The BEV grid is therefore in t
 
 BEVDepth variant: with ``loss_depth_weight > 0`` the predicted depth distribution is supervised by LiDAR
 depth maps projected into the augmented images (``gt_depth``, see ``BEVDetMultiViewDepthTargets``): the
-minimum valid depth per feature cell becomes a one-hot bin, BCE on cells with a LiDAR return. A depth net with a
-``calibrate_scale`` method (``HybridLSSDepthNet``: a monocular prior of unknown scale) gets those per-cell depths
-on the first training step, to median-scale its prior.
+minimum valid depth per feature cell becomes a one-hot bin, BCE on cells with a LiDAR return. A depth net whose
+forward also returns a scale-free ``prior_depth`` (``HybridLSSDepthNet``: a monocular prior of unknown scale) is
+median-scaled by the depth loss on the first training step, from that output and those per-cell depths.
 """
 from __future__ import annotations
 
@@ -246,8 +246,8 @@ class BEVDetLSSViewTransformer(nn.Module):
 
     def forward(self, feats: Sequence[torch.Tensor], cam2img: torch.Tensor, cam2ego: torch.Tensor,
                 post_rots: torch.Tensor, post_trans: torch.Tensor, bda: torch.Tensor,
-                images: torch.Tensor | None = None, return_context: bool = False
-                ) -> tuple[torch.Tensor, ...]:
+                images: torch.Tensor | None = None, return_context: bool = False, return_dict: bool = False
+                ) -> tuple[torch.Tensor, ...] | dict[str, torch.Tensor]:
         """Lift and splat.
 
         Args:
@@ -256,11 +256,15 @@ class BEVDetLSSViewTransformer(nn.Module):
             images: (B * N, 3, H, W) network input (used by depth nets that decode full-resolution depth).
             return_context: Also return the depth net's context features (what FB-BEV's backward
                 projection samples).
+            return_dict: Return every output by name (what the detectors use): ``bev``, ``depth``, ``context``
+                and, from a depth net that returns one, ``prior_depth`` (B * N, 1, h, w) (the input of the depth
+                loss's scale calibration, see :meth:`loss_depth`).
 
         Returns:
             ``(bev, depth)``: (B, Z * C, Y, X) BEV features (ego frame, ``x`` along the last axis, channel order
             ``bev_channel_order``) and
-            (B * N, D, h, w) depth probabilities; with ``return_context`` also (B * N, C, h, w) context.
+            (B * N, D, h, w) depth probabilities; with ``return_context`` also (B * N, C, h, w) context; with
+            ``return_dict`` the dict above.
         """
         b, n = cam2img.shape[:2]
         h, w = feats[0].shape[-2:]
@@ -268,7 +272,7 @@ class BEVDetLSSViewTransformer(nn.Module):
             raise ValueError(f'feature map {h}x{w} does not match input_size {self.input_size} / '
                              f'{self.downsample} = {self.feature_size}')
         cam_params = camera_params_vector(cam2img, cam2ego, post_rots, post_trans, bda).flatten(0, 1)
-        depth_logits, context = self.depth_net(feats, cam_params, images)
+        depth_logits, context, *prior_depth = self.depth_net(feats, cam_params, images)
         depth = depth_logits.softmax(dim=1)  # (BN, D, h, w)
         points = frustum_to_bev(self.frustum, cam2img, cam2ego, post_rots, post_trans, bda)
         grid_size = torch.tensor(self.grid_size)
@@ -281,11 +285,17 @@ class BEVDetLSSViewTransformer(nn.Module):
         bev = pooled.view(b, nz, ny, nx, self.out_channels)  # (B, Z, Y, X, C)
         bev = bev.permute(0, 1, 4, 2, 3) if self.bev_channel_order == 'z_major' else bev.permute(0, 4, 1, 2, 3)
         bev = bev.reshape(b, -1, ny, nx)  # (B, Z C, Y, X) or (B, C Z, Y, X)
+        if return_dict:
+            out = dict(bev=bev, depth=depth, context=context)
+            if prior_depth:  # a depth net with a monocular prior: (BN, 1, h, w) scale-free depth
+                out['prior_depth'] = prior_depth[0]
+            return out
         return (bev, depth, context) if return_context else (bev, depth)
 
     @torch.autocast('cuda', enabled=False)  # official get_depth_loss: fp32 (BCE is refused under autocast)
     @torch.autocast('cpu', enabled=False)
-    def loss_depth(self, depth: torch.Tensor, gt_depth: torch.Tensor) -> torch.Tensor:
+    def loss_depth(self, depth: torch.Tensor, gt_depth: torch.Tensor,
+                   prior_depth: torch.Tensor | None = None) -> torch.Tensor:
         """BEVDepth depth loss: BCE between predicted bins and one-hot LiDAR bins on cells with a return.
 
         Computed in fp32 with autocast disabled (as the official ``get_depth_loss``); ``--amp`` inputs are cast.
@@ -293,14 +303,21 @@ class BEVDetLSSViewTransformer(nn.Module):
         Args:
             depth: (B * N, D, h, w) predicted probabilities.
             gt_depth: (B * N, H, W) LiDAR depth in the augmented images (0 = none).
+            prior_depth: (B * N, 1, h, w) scale-free depth of a monocular prior (the ``prior_depth`` output of
+                :meth:`forward`), or None. Given in training before the depth net's scale is calibrated, it sets
+                that scale once by median scaling against the LiDAR cells (``HybridLSSDepthNet.calibrate_scale``)
+                before the loss is computed (the forward that made ``depth`` used the scale before).
 
         Returns:
             Scalar loss times ``loss_depth_weight``.
         """
         depth, gt_depth = depth.float(), gt_depth.float()
-        calibrate = getattr(self.depth_net, 'calibrate_scale', None)
-        if calibrate is not None and self.training:  # median scaling of a monocular depth prior, once
-            calibrate(nearest_depth_per_cell(gt_depth, self.downsample, depth.shape[-2:]))
+        net = self.depth_net
+        if prior_depth is not None and self.training and not bool(net.scale_calibrated):
+            lidar = nearest_depth_per_cell(gt_depth, self.downsample, depth.shape[-2:])  # (BN, h, w)
+            scale = net.calibrate_scale(prior_depth[:, 0], lidar)
+            if scale is not None:
+                net.set_scale(scale)
         target = depth_targets_to_bins(gt_depth, self.downsample, self.grid_config['depth'],
                                        depth.shape[-2:])  # (BN, h, w, D)
         fg = target.sum(-1) > 0

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
+from mmdet3d.structures import Det3DDataSample
+
+from projects.BEVDet.bevdet import lidar_to_ego_boxes
 
 from .pillar_projection import bev_cell_centers
 
-__all__ = ['rasterise_box_mask']
+__all__ = ['eval_bev_mask', 'gt_bev_masks', 'rasterise_box_mask']
 
 
 def rasterise_box_mask(boxes: torch.Tensor, x_bound: Sequence[float], y_bound: Sequence[float]) -> torch.Tensor:
@@ -41,3 +45,33 @@ def rasterise_box_mask(boxes: torch.Tensor, x_bound: Sequence[float], y_bound: S
     keep = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
     mask[iy[keep], ix[keep]] = True
     return mask
+
+
+def gt_bev_masks(batch_data_samples: Sequence[Det3DDataSample], grid_config: dict,
+                 device: torch.device) -> torch.Tensor:
+    """FRPN training targets from the samples' ``gt_instances_3d`` (boxes already in the augmented ego frame).
+
+    Args:
+        batch_data_samples: Training samples.
+        grid_config: The view transformer's grid (``x``, ``y`` bounds used).
+        device: Where the masks go.
+
+    Returns:
+        (B, Y, X) bool.
+    """
+    return torch.stack([rasterise_box_mask(s.gt_instances_3d.bboxes_3d.tensor.to(device), grid_config['x'],
+                                           grid_config['y']) for s in batch_data_samples])
+
+
+def eval_bev_mask(sample: Det3DDataSample, grid_config: dict) -> torch.Tensor | None:
+    """GT mask of a test sample from ``eval_ann_info`` (LiDAR-frame boxes -> ego frame).
+
+    Returns:
+        (Y, X) bool on the CPU, or None when the sample has no annotations.
+    """
+    ann = getattr(sample, 'eval_ann_info', None)
+    if not ann or 'gt_bboxes_3d' not in ann:
+        return None
+    labels = torch.as_tensor(np.asarray(ann['gt_labels_3d']))
+    boxes = lidar_to_ego_boxes(ann['gt_bboxes_3d'][labels >= 0], sample.metainfo['lidar2ego'])
+    return rasterise_box_mask(boxes.tensor.float().cpu(), grid_config['x'], grid_config['y'])

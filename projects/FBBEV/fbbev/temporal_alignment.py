@@ -1,4 +1,5 @@
-"""BEVDet4D-style alignment of an adjacent frame's BEV map to the current BEV frame by the ego motion."""
+"""BEVDet4D-style temporal fusion: split a sample's cameras into frames, align an adjacent frame's BEV map to the
+current BEV frame by the ego motion."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -8,7 +9,28 @@ import torch.nn.functional as F
 
 from .pillar_projection import bev_cell_centers, normalize_pixels
 
-__all__ = ['align_adjacent_bev']
+__all__ = ['align_adjacent_bev', 'split_frames']
+
+
+def split_frames(imgs: torch.Tensor, cams: dict[str, torch.Tensor], frames: int
+                 ) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """Split the cameras of a sample into its frames (current frame first, ``FBBEVLoadAdjacentFrame``'s order).
+
+    Args:
+        imgs: (B, N F, 3, H, W) images of ``F = frames`` frames of the same ``N`` cameras.
+        cams: Camera tensors (B, N F, ...) and ``bda`` (B, 3, 3) (shared by every frame).
+
+    Returns:
+        ``F`` pairs ``(imgs (B, N, 3, H, W), cams (B, N, ...))``.
+
+    Raises:
+        ValueError: if the images are not ``frames`` frames of the same cameras.
+    """
+    n = imgs.shape[1] // frames
+    if n * frames != imgs.shape[1]:
+        raise ValueError(f'{imgs.shape[1]} images are not {frames} frames of the same cameras')
+    return [(imgs[:, f * n:(f + 1) * n], {k: (v if k == 'bda' else v[:, f * n:(f + 1) * n]) for k, v in cams.items()})
+            for f in range(frames)]
 
 
 @torch.autocast('cuda', enabled=False)  # geometry and sampling in fp32 under AMP (bf16 metres are too coarse)

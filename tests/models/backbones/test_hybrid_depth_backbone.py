@@ -97,16 +97,19 @@ def test_depth_branch_starts_from_pretrained_depth(tmp_path):
     torch.manual_seed(0)
     feats = [torch.randn(2, 64, 5, 13) for _ in range(4)]
     images = torch.rand(2, 3, 64, 176)
-    logits, context = branch(feats, torch.zeros(2, 27), images)
-    assert logits.shape == (2, 59, 5, 13) and context.shape == (2, 16, 5, 13)
+    logits, context, prior_depth = branch(feats, torch.zeros(2, 27), images)
+    assert logits.shape == (2, 59, 5, 13) and context.shape == (2, 16, 5, 13) and prior_depth.shape == (2, 1, 5, 13)
+    assert not prior_depth.requires_grad
     with torch.no_grad():
-        depth = branch.decoder_depth(branch.prompt_bank(feats), (64, 176)).clamp(1.0, 59.0)
+        depth = branch.decoder_depth(branch.prompt_bank(feats), (64, 176))
+    torch.testing.assert_close(prior_depth, depth)  # the scale-free decoder depth, before log_scale
+    depth = depth.clamp(1.0, 59.0)
     # residual is zero at init: the most likely bin is the bin of the decoder's depth
     expected = (depth[:, 0] - 1.0).round().long()
     assert (logits.argmax(1) - expected).abs().max() <= 1
     # without pretrained weights the random decoder is not used as a prior: uniform depth at init
     plain = MODELS.build(_depth_branch_cfg())
-    logits, _ = plain(feats, torch.zeros(2, 27), images)
+    logits, _, _ = plain(feats, torch.zeros(2, 27), images)
     torch.testing.assert_close(logits.softmax(1), torch.full_like(logits, 1 / 59))
 
 
@@ -130,30 +133,58 @@ def test_backbone_swap_into_stock_fcos3d_config():
         assert score.shape[-2:] == (-(-128 // s), -(-224 // s)) and torch.isfinite(score).all()
 
 
+def test_depth_branch_median_scale_is_a_function_of_its_inputs():
+    from hybrid_depth.models.depth_branch import HybridLSSDepthNet
+    prior = torch.rand(2, 5, 13) + 0.1
+    lidar = 7.5 * prior
+    lidar[0, :2] = float('inf')  # cells without a return (inf or 0) are ignored
+    lidar[1, :3] = 0.0
+    assert HybridLSSDepthNet.calibrate_scale(prior, lidar) == pytest.approx(7.5, rel=1e-5)
+    assert HybridLSSDepthNet.calibrate_scale(prior, torch.zeros(2, 5, 13)) is None  # no valid cell
+    with pytest.raises(ValueError, match='do not match'):
+        HybridLSSDepthNet.calibrate_scale(prior, lidar[:, :4])
+
+
+def _lidar_cells_image(cells: torch.Tensor, stride: int) -> torch.Tensor:
+    """(BN, h, w) depths -> (BN, h s, w s) sparse depth image with one return per cell (its top-left pixel)."""
+    image = torch.zeros(cells.shape[0], cells.shape[1] * stride, cells.shape[2] * stride)
+    image[:, ::stride, ::stride] = torch.where(torch.isfinite(cells), cells, torch.zeros_like(cells))
+    return image
+
+
 def test_depth_branch_median_scales_its_prior_once(tmp_path):
-    """A self-supervised depth has no metric scale: the first training step with LiDAR cells sets it."""
+    """A self-supervised depth has no metric scale: the view transformer's depth loss sets it on the first step."""
+    import projects.BEVDet.bevdet  # noqa: F401  (registers the view transformer)
     path, _ = _export(tmp_path)
-    branch = MODELS.build(_depth_branch_cfg(checkpoint=str(path)))
+    vt = MODELS.build(dict(type='BEVDetLSSViewTransformer', input_size=(64, 176), downsample=14, out_channels=16,
+                           loss_depth_weight=1.0, grid_config=dict(x=(-10, 10, 1), y=(-10, 10, 1), z=(-5, 3, 8),
+                                                                   depth=(1.0, 60.0, 1.0)),
+                           depth_net=_depth_branch_cfg(checkpoint=str(path))))
+    branch = vt.depth_net
     torch.manual_seed(0)
     feats = [torch.randn(2, 64, 5, 13) for _ in range(4)]
     images = torch.rand(2, 3, 64, 176)
-    branch.eval()
-    branch(feats, torch.zeros(2, 27), images)
-    assert branch.calibrate_scale(torch.ones(2, 5, 13)) is None  # only in training
-    branch.train()
-    branch(feats, torch.zeros(2, 27), images)
-    with torch.no_grad():
-        decoder_depth = branch.decoder_depth(branch.prompt_bank(feats), (64, 176))[:, 0]
-    lidar = 7.5 * decoder_depth
+    _, _, prior_depth = branch(feats, torch.zeros(2, 27), images)
+    lidar = 7.5 * prior_depth[:, 0]
     lidar[0, :2] = float('inf')  # cells without a return are ignored
-    assert branch.calibrate_scale(lidar) == pytest.approx(7.5, rel=1e-4)
+    gt_depth = _lidar_cells_image(lidar, 14)[:, :64, :176]  # (BN, H, W)
+    probs = torch.full((2, 59, 5, 13), 1 / 59)
+    vt.eval()
+    vt.loss_depth(probs, gt_depth, prior_depth)
+    assert not bool(branch.scale_calibrated)  # only in training
+    vt.train()
+    vt.loss_depth(probs, gt_depth)
+    assert not bool(branch.scale_calibrated)  # only with the prior's depth
+    vt.loss_depth(probs, gt_depth, prior_depth)
+    assert float(branch.log_scale.exp()) == pytest.approx(7.5, rel=1e-4)
     assert bool(branch.scale_calibrated) and 'scale_calibrated' in branch.state_dict()
-    logits, _ = branch(feats, torch.zeros(2, 27), images)
+    logits, _, again = branch(feats, torch.zeros(2, 27), images)
+    torch.testing.assert_close(again, prior_depth)  # the returned depth stays scale-free
     # the prior now peaks at the bin of the LiDAR depth (bins 1, 2, ..., 59 m)
     expected = (lidar.clamp(1.0, 59.0) - 1.0).round().long()
     valid = torch.isfinite(lidar)
     assert ((logits.argmax(1) - expected).abs()[valid] <= 1).all()
-    assert branch.calibrate_scale(3.0 * decoder_depth) is None  # once per run
+    vt.loss_depth(probs, 3.0 * gt_depth, prior_depth)  # once per run
     assert float(branch.log_scale.exp()) == pytest.approx(7.5, rel=1e-4)
 
 
@@ -163,12 +194,11 @@ def _calibrate_on_rank(rank: int, world: int, port: int, export: str, out: str) 
     torch.manual_seed(0)
     branch = MODELS.build(_depth_branch_cfg(checkpoint=export)).train()
     feats = [torch.randn(1, 64, 5, 13) for _ in range(4)]
-    branch(feats, torch.zeros(1, 27), torch.rand(1, 3, 64, 176))
-    with torch.no_grad():
-        depth = branch.decoder_depth(branch.prompt_bank(feats), (64, 176))[:, 0]
+    depth = branch(feats, torch.zeros(1, 27), torch.rand(1, 3, 64, 176))[2][:, 0]
     # rank 0 sees LiDAR at 2x the decoder depth, rank 1 at 8x: both must start from the geometric mean, 4x
     lidar = depth * (2.0 if rank == 0 else 8.0)
-    scale = branch.calibrate_scale(lidar)
+    scale = branch.calibrate_scale(depth, lidar)
+    branch.set_scale(scale)
     torch.save({'scale': scale, 'log_scale': float(branch.log_scale)}, f'{out}/rank{rank}.pt')
     dist.destroy_process_group()
 
@@ -200,8 +230,8 @@ def test_depth_branch_without_decoder_grad_keeps_the_prior_and_skips_its_backwar
         without.prior_weight.fill_(1.0)
     feats = [torch.randn(2, 64, 5, 9, requires_grad=True) for _ in range(4)]
     images = torch.zeros(2, 3, 70, 126)
-    out_a, ctx_a = with_grad(feats, torch.zeros(2, 27), images)
-    out_b, ctx_b = without(feats, torch.zeros(2, 27), images)
+    out_a, ctx_a, _ = with_grad(feats, torch.zeros(2, 27), images)
+    out_b, ctx_b, _ = without(feats, torch.zeros(2, 27), images)
     torch.testing.assert_close(out_a, out_b)
     out_b.sum().backward()
     assert all(p.grad is None for p in without.decoder.parameters())

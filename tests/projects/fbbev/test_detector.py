@@ -18,6 +18,7 @@ import hybrid_depth  # noqa: E402,F401  (registration)
 import projects.BEVDet.bevdet  # noqa: E402,F401
 import projects.FBBEV.fbbev  # noqa: E402,F401
 from projects.FBBEV.fbbev.adjacent_frame import previous_indices  # noqa: E402
+from projects.FBBEV.fbbev.bev_box_mask import gt_bev_masks  # noqa: E402
 
 INPUT = (64, 176)
 GRID = dict(x=(-51.2, 51.2, 3.2), y=(-51.2, 51.2, 3.2), z=(-5.0, 3.0, 8.0), depth=(1.0, 60.0, 1.0))
@@ -69,7 +70,7 @@ def test_build_loss_backward_predict(cfg):
     losses = model.loss(data['inputs'], data['data_samples'])
     for key in ('loss_frpn_bce', 'loss_frpn_dice', 'loss_depth', 'task0.loss_heatmap'):
         assert key in losses and torch.isfinite(losses[key]), key
-    gt_mask = model.gt_bev_masks(data['data_samples'], torch.device('cpu'))
+    gt_mask = gt_bev_masks(data['data_samples'], model.img_view_transformer.grid_config, torch.device('cpu'))
     assert gt_mask.shape == (2, 32, 32) and gt_mask.any()  # the synthetic scenes have cars in range
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
@@ -95,6 +96,15 @@ def test_build_loss_backward_predict(cfg):
     metric.process({}, [sample.to_dict()])
     iou = metric.compute_metrics(metric.results)['mask_iou']
     assert 0.0 <= iou <= 1.0
+
+
+def test_fbbev_is_bevdets_template_with_its_hooks():
+    """FB-BEV overrides BEVDet's frame hook and extends its loss / predict hooks; the entry points are BEVDet's."""
+    from projects.BEVDet.bevdet import BEVDet
+    from projects.FBBEV.fbbev import FBBEV
+    assert {'image_to_bev', 'loss_by_feat', 'predict_by_feat'} <= set(vars(FBBEV))
+    assert not {'extract_feat', 'loss', 'predict', '_forward'} & set(vars(FBBEV))
+    assert all(name in vars(BEVDet) for name in ('extract_feat', 'loss', 'predict', '_forward', 'image_to_bev'))
 
 
 def test_previous_indices():

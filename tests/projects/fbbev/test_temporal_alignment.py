@@ -1,11 +1,12 @@
-"""Adjacent-frame BEV alignment by the ego motion."""
+"""Frame split of a sample's cameras and adjacent-frame BEV alignment by the ego motion."""
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
-from projects.FBBEV.fbbev.temporal_alignment import align_adjacent_bev
+from projects.FBBEV.fbbev.temporal_alignment import align_adjacent_bev, split_frames
 
 X_BOUND = Y_BOUND = (-4.0, 4.0, 1.0)
 
@@ -42,3 +43,15 @@ def test_rotation_and_bev_augmentation():
     flip = torch.diag(torch.tensor([-1.0, 1.0, 1.0])).view(1, 3, 3)
     out = align_adjacent_bev(bev, _motion(1.0, 0, 0), flip, X_BOUND, Y_BOUND)
     torch.testing.assert_close(out[..., 1:], bev[..., :-1])
+
+
+def test_split_frames_current_first_bda_shared():
+    imgs = torch.arange(2 * 6).float().view(2, 6, 1, 1, 1).expand(2, 6, 3, 4, 5)
+    cams = dict(cam2img=torch.arange(2 * 6).float().view(2, 6, 1, 1).expand(2, 6, 3, 3), bda=torch.eye(3)[None])
+    (cur, cur_cams), (adj, adj_cams) = split_frames(imgs, cams, 2)
+    assert torch.equal(cur, imgs[:, :3]) and torch.equal(adj, imgs[:, 3:])
+    assert torch.equal(adj_cams['cam2img'], cams['cam2img'][:, 3:]) and adj_cams['bda'] is cams['bda']
+    ((alone, _),) = split_frames(imgs, cams, 1)
+    assert torch.equal(alone, imgs)
+    with pytest.raises(ValueError, match='not 4 frames'):
+        split_frames(imgs, cams, 4)
