@@ -62,6 +62,8 @@ EXERCISED_BY: dict[str, list[str]] = {
         'tests/benchmarks/test_detection_sanity.py::test_demo_detector_learns_its_training_samples'],
     'benchmarks/paper_tables.py': [
         'tests/benchmarks/test_paper_tables.py::test_dry_run_lists_three_seeds_of_every_row_and_the_same_seeds_export'],
+    'tools/infer_depth.py': ['tests/tools/test_infer_depth.py::test_folder_outputs_equal_the_model_forward'],
+    'benchmarks/omp_wait_policy.py': ['tests/benchmarks/test_benchmark_scripts.py::test_omp_wait_policy_benchmark_runs'],
     'tools/convert_official_checkpoint.py': [
         'tests/tools/test_convert_official_checkpoint.py::test_convert_stage2_and_stage1'],
 }
