@@ -313,6 +313,18 @@ build_mmcv() {
     export MMCV_WITH_OPS=1 MAX_JOBS="$jobs" PATH="$VENV/bin:$PATH" CFLAGS="${HDB_MMCV_CFLAGS--g0}"
     if [ "$OPS" = cuda ]; then
       export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$ARCH_LIST" CUDA_HOME="$CUDA_DIR" PATH="$CUDA_DIR/bin:$PATH"
+      # torch's CUDA headers include cusparse.h / cublas_v2.h; a toolkit with nvcc and the runtime only (no
+      # math-library dev packages) lacks them, but torch's own nvidia-* wheels ship them: put those on CPATH
+      # (gcc and nvcc's host preprocessing read it), after any CPATH of the user.
+      if [ ! -f "$CUDA_DIR/include/cusparse.h" ]; then
+        local nv inc  # nvidia/cu13/include (CUDA 13 wheels) or nvidia/{cusparse,cublas,...}/include (CUDA 12)
+        nv="$("$PY" -c 'import site; print(site.getsitepackages()[0])')/nvidia"
+        [ -n "$(find "$nv" -mindepth 3 -maxdepth 3 -path '*/include/cusparse.h' 2>/dev/null)" ] \
+          || die "$CUDA_DIR/include has no cusparse.h (torch's CUDA headers need it) and torch's nvidia wheels in $nv ship none: install the toolkit's math-library headers (e.g. libcusparse-dev) or HDB_MMCV_CUDA=0"
+        inc="$(find "$nv" -mindepth 2 -maxdepth 2 -type d -name include | sort | paste -s -d:)"
+        log "the toolkit $CUDA_DIR has no cusparse.h: using torch's bundled CUDA headers $inc"
+        export CPATH="${CPATH:+$CPATH:}$inc"
+      fi
     else
       unset FORCE_CUDA
       export CUDA_VISIBLE_DEVICES=''
