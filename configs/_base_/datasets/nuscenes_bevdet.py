@@ -63,6 +63,7 @@ val_dataloader = dict(
                  box_type_3d='LiDAR', backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='NuScenesMetric', data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl',
+# mmdet3d's NuScenesMetric, plus a devkit-consistent score (mAP 0, NDS 0) for a result set without any box
+val_evaluator = dict(type='BEVDetNuScenesMetric', data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl',
                      metric='bbox', backend_args=backend_args)
 test_evaluator = val_evaluator
