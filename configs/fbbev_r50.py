@@ -2,9 +2,7 @@
 # official depth configs: LiDAR depth supervision, CBGS, weight decay 1e-2. tools/test.py reports mAP / NDS and
 # the FRPN mask IoU (FBBEVNuScenesMetric, at 0.5 as upstream's evaluation).
 # Differences from the official code: projects/FBBEV/README.md.
-_base_ = ['./_base_/datasets/nuscenes_bevdet_depth.py', './_base_/models/fbbev_r50.py',
-          './_base_/schedules/bevdet_24e.py']
+_base_ = ['./_base_/nuscenes_bevdepth_24e.py', './_base_/models/fbbev_r50.py']
 model = dict(img_view_transformer=dict(input_size=_base_.input_size))  # the pipelines' final_size
-optim_wrapper = dict(optimizer=dict(weight_decay=1e-2))
 val_evaluator = dict(type='FBBEVNuScenesMetric')
 test_evaluator = val_evaluator
