@@ -88,6 +88,10 @@ def test_one_image_size_and_depth_range(path):
     assert 'depth_bound' not in vt.depth_net  # handed over by the view transformer
 
 
-def test_demo_tiny_clip_is_the_model_library_one():
-    from hybrid_depth.models import TINY_CLIP_CFG
-    assert Config.fromfile(str(ROOT / 'configs/demo/bevdet_hybrid_demo.py')).tiny_clip.to_dict() == TINY_CLIP_CFG
+def test_demo_tiny_parts_are_the_model_library_ones():
+    """configs/demo/_base_/tiny_hybrid.py and its Python twins (tests, the backbone's preset='tiny') agree."""
+    from hybrid_depth.models import TINY_CLIP_CFG, TINY_ENCODER_KWARGS
+    tiny = Config.fromfile(str(ROOT / 'configs/demo/_base_/tiny_hybrid.py'))
+    assert tiny.tiny_clip.to_dict() == TINY_CLIP_CFG
+    encoder = tiny.tiny_encoder.to_dict()
+    assert dict(encoder, dino_indices=tuple(encoder['dino_indices'])) == TINY_ENCODER_KWARGS

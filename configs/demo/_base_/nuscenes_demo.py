@@ -5,7 +5,7 @@
 # init: a tiny hybrid encoder and depth branch with the depth demo's decoder and tokens, so tools/export_backbone.py
 # output of configs/demo/depth_fine_kitti.py loads into it). A demo combines this file with a model fragment of
 # configs/_base_/models/ and picks its patch.
-_base_ = ['../../_base_/datasets/nuscenes_bevdet.py', '../../_base_/schedules/bevdet_24e.py']
+_base_ = ['../../_base_/datasets/nuscenes_bevdet.py', '../../_base_/schedules/bevdet_24e.py', './tiny_hybrid.py']
 
 data_root = 'data/synthetic/nuscenes/'
 input_size = (128, 352)
@@ -55,16 +55,11 @@ tiny_bev = dict(
 tiny_r50 = dict(  # ResNet-18 from scratch (no ImageNet file) with a 64-ch neck
     tiny_bev, img_backbone=dict(depth=18, init_cfg=None), img_neck=dict(in_channels=[256, 512], out_channels=64),
     img_view_transformer=dict(tiny_bev['img_view_transformer'], depth_net=dict(in_channels=64)))
-# the one tiny CLIP of the configs (hybrid_depth.models.TINY_CLIP_CFG in Python; a test checks they agree)
-tiny_clip = dict(embed_dim=64, vision_cfg=dict(image_size=64, layers=[1, 1, 1, 1], width=8, patch_size=None),
-                 text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1))
 tiny_hybrid = dict(
     tiny_bev, img_backbone=dict(preset='tiny', encoder=dict(_delete_=True), frozen=[]),
     img_view_transformer=dict(tiny_bev['img_view_transformer'], depth_net=dict(
         in_channels=64, mid_channels=64,
-        prompt_bank=dict(clip_pretrained=None, clip_model_cfg=tiny_clip, num_depth_tokens=16),
-        # the depth demo's head (configs/demo/depth_fine_kitti.py: the sigmoid option)
-        decoder=dict(features=32, out_channels=(32, 64, 128, 128), head='sigmoid'),
+        prompt_bank=dict(_base_.tiny_prompt_bank, num_depth_tokens=16), decoder=_base_.tiny_decoder,
         # the prior decoded at 4 x 4 samples per cell, not 14 x 14 (benchmarks/detector_step.py)
         decode_pixels=4)))
 tiny_backward_projection = dict(num_heads=2, num_points=4, ffn_channels=64)
