@@ -63,7 +63,7 @@ def test_demo_is_the_real_config_but_for_the_documented_shrinkings(demo, real):
     undocumented = sorted(k for k in changed if not any(fnmatch(k, p) for p in SHRUNK))
     assert not undocumented, undocumented
     vt = small['model']['img_view_transformer']
-    assert tuple(vt['input_size']) == (128, 352) and tuple(vt['grid_config']['depth']) == (1.0, 61.0, 2.0)
+    assert tuple(vt['input_size']) == (128, 352) and tuple(vt['grid_config']['depth']) == (1.0, 60.0, 2.0)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         for tf, ts in zip(full[loader]['dataset']['pipeline'], small[loader]['dataset']['pipeline'], strict=True):
             shrunk = {k for k in tf.keys() | ts.keys() if tf.get(k) != ts.get(k)}

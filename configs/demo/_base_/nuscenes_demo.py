@@ -9,7 +9,9 @@ _base_ = ['../../_base_/datasets/nuscenes_bevdet.py', '../../_base_/schedules/be
 
 data_root = 'data/synthetic/nuscenes/'
 input_size = (128, 352)
-tiny_grid = dict(x=(-51.2, 51.2, 1.6), y=(-51.2, 51.2, 1.6), depth=(1.0, 61.0, 2.0))
+# 2 m depth bins from 1 m: torch.arange(1, 60, 2), the 30 bins of the old (1, 61, 2); LiDAR targets below 60 m as the
+# real configs' (BEVDet's PointToMultiViewDepth keeps depth < grid_config['depth'][1])
+tiny_grid = dict(x=(-51.2, 51.2, 1.6), y=(-51.2, 51.2, 1.6), depth=(1.0, 60.0, 2.0))
 metainfo = dict(version='v1.0-mini')
 
 
