@@ -30,6 +30,7 @@ train_pipeline = [
 ]
 depth_train_pipeline = train_pipeline[:1] + [
     dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5, backend_args=backend_args),
+    # the range of the models' grid_config['depth'] (tests/configs/test_detector_demo_configs.py checks it)
     dict(type='BEVDetMultiViewDepthTargets', depth_range=(1.0, 60.0)),
 ] + train_pipeline[1:]
 test_pipeline = [

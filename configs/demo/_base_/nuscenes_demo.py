@@ -9,17 +9,17 @@ _base_ = ['../../_base_/datasets/nuscenes_bevdet.py', '../../_base_/schedules/be
 
 data_root = 'data/synthetic/nuscenes/'
 input_size = (128, 352)
-# 2 m depth bins from 1 m: torch.arange(1, 60, 2), the 30 bins of the old (1, 61, 2); LiDAR targets below 60 m as the
-# real configs' (BEVDet's PointToMultiViewDepth keeps depth < grid_config['depth'][1])
+# 2 m depth bins from 1 m (torch.arange(1, 60, 2): 30 bins, the last 59-61 m); LiDAR depth targets in [1, 60) m as
+# BEVDet's PointToMultiViewDepth makes them (depth < grid_config['depth'][1])
 tiny_grid = dict(x=(-51.2, 51.2, 1.6), y=(-51.2, 51.2, 1.6), depth=(1.0, 60.0, 2.0))
 metainfo = dict(version='v1.0-mini')
 
 
 def shrink(pipeline: list) -> list:
     """The real pipeline at the demo's input size, depth targets over the demo's depth bins."""
-    size = dict(BEVDetLoadMultiViewImages=dict(final_size=input_size),
-                BEVDetMultiViewDepthTargets=dict(depth_range=tiny_grid['depth'][:2]))
-    return [dict(t, **size.get(t['type'], {})) for t in pipeline]
+    patch = dict(BEVDetLoadMultiViewImages=dict(final_size=input_size),
+                 BEVDetMultiViewDepthTargets=dict(depth_range=tiny_grid['depth'][:2]))
+    return [dict(t, **patch.get(t['type'], {})) for t in pipeline]
 
 
 train_pipeline = shrink(_base_.train_pipeline)
