@@ -245,7 +245,9 @@ class BEVDetLSSViewTransformer(nn.Module):
         self.register_buffer('grid_interval', torch.tensor([a[2] for a in axes]), persistent=False)
         self.grid_size = tuple(int(round((a[1] - a[0]) / a[2])) for a in axes)  # (X, Y, Z)
         depth_net = dict(depth_net, depth_channels=self.num_depth, context_channels=out_channels)
-        if 'depth_bound' in inspect.signature(MODELS.get(depth_net['type'])).parameters:
+        net_type = depth_net['type']
+        net_cls = net_type if isinstance(net_type, type) else MODELS.get(net_type)  # None: the build says why
+        if net_cls is not None and 'depth_bound' in inspect.signature(net_cls).parameters:
             depth_net['depth_bound'] = self.grid_config['depth']  # depth nets that place a prior over the bins
         self.depth_net = MODELS.build(depth_net)
 
