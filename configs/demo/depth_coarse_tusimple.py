@@ -1,18 +1,12 @@
 # Demo of configs/hybrid_depth/coarse_tusimple.py, shrunk for a CPU: tiny random-init encoder and text tower,
 # synthetic TuSimple (tools/make_synthetic.py --out-dir data/synthetic --preset small; one label file, also used
 # for evaluation), the official 224x392 input, 60 short epochs.
-_base_ = ['../hybrid_depth/coarse_tusimple.py']
+_base_ = ['../hybrid_depth/coarse_tusimple.py', './_base_/tiny_hybrid.py']
 
 data_root = 'data/synthetic/tusimple/'
 max_epochs = 60
 
-tiny_clip = dict(embed_dim=64, vision_cfg=dict(image_size=64, layers=[1, 1, 1, 1], width=8, patch_size=None),
-                 text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1))
-model = dict(
-    encoder=dict(clip_pretrained=None, clip_model_cfg=tiny_clip, dino_model='vit_small_patch14_dinov2',
-                 dino_pretrained=None, dino_kwargs=dict(img_size=56, embed_dim=48, depth=4, num_heads=2),
-                 dino_indices=[0, 1, 2, 3], clip_align_channels=16),
-    prompt_bank=dict(clip_pretrained=None, clip_model_cfg=tiny_clip))
+model = dict(encoder=_base_.tiny_encoder, prompt_bank=_base_.tiny_prompt_bank)
 
 train_dataloader = dict(num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root, label_files=['label_data_0313.json']))

@@ -8,27 +8,19 @@ img_width = 336
 
 model = dict(encoder=dict(pretrained=None), pose_net=dict(pretrained=None))
 
-train_pipeline = [
-    dict(type='LoadDepthFrames'),
-    dict(type='ResizeDepthFrames', height=img_height, width=img_width),
-    dict(type='RandomFlipDepthFrames', prob=0.5),
-    dict(type='ColorJitterDepthFrames', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.1, prob=0.5),
-    dict(type='PackDepthInputs', frame_ids=[0, -1, 1], num_scales=4),
-]
-val_pipeline = [
-    dict(type='LoadDepthFrames'),
-    dict(type='LoadKittiVelodyneDepth'),
-    dict(type='ResizeDepthFrames', height=img_height, width=img_width),
-    dict(type='PackDepthInputs', frame_ids=[0], num_scales=4),
-]
-test_pipeline = [
-    dict(type='LoadDepthFrames'),
-    dict(type='ResizeDepthFrames', height=img_height, width=img_width),
-    dict(type='PackDepthInputs', frame_ids=[0], num_scales=4),
-]
+
+def resized(pipeline: list) -> list:
+    """The real pipeline at the demo's input size."""
+    return [dict(t, height=img_height, width=img_width) if t['type'] == 'ResizeDepthFrames' else t for t in pipeline]
+
+
+train_pipeline = resized(_base_.train_pipeline)
+val_pipeline = resized(_base_.val_pipeline)
+test_pipeline = resized(_base_.test_pipeline)
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root, pipeline=val_pipeline))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root, pipeline=val_pipeline))
 test_dataloader = dict(num_workers=0, persistent_workers=False,
                        dataset=dict(data_root=data_root, pipeline=test_pipeline))
 

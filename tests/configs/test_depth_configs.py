@@ -90,7 +90,7 @@ def test_real_configs_name_local_weights_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize('demo, real', sorted(DEMOS.items()))
 def test_demo_configs_inherit_the_real_ones(demo: str, real: str) -> None:
     text = (ROOT / 'configs/demo' / f'{demo}.py').read_text()
-    assert f"_base_ = ['../hybrid_depth/{real}.py']" in text
+    assert f"_base_ = ['../hybrid_depth/{real}.py'" in text  # the real config first (then the tiny parts)
     demo_cfg = Config.fromfile(ROOT / 'configs/demo' / f'{demo}.py')
     real_cfg = Config.fromfile(ROOT / 'configs/hybrid_depth' / f'{real}.py')
     assert demo_cfg.model.type == real_cfg.model.type

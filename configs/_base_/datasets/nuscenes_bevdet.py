@@ -30,6 +30,7 @@ train_pipeline = [
 ]
 depth_train_pipeline = train_pipeline[:1] + [
     dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5, backend_args=backend_args),
+    # the range of the models' grid_config['depth'] (tests/configs/test_detector_demo_configs.py checks it)
     dict(type='BEVDetMultiViewDepthTargets', depth_range=(1.0, 60.0)),
 ] + train_pipeline[1:]
 test_pipeline = [
@@ -63,6 +64,7 @@ val_dataloader = dict(
                  box_type_3d='LiDAR', backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='NuScenesMetric', data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl',
+# mmdet3d's NuScenesMetric, plus a devkit-consistent score (mAP 0, NDS 0) for a result set without any box
+val_evaluator = dict(type='BEVDetNuScenesMetric', data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl',
                      metric='bbox', backend_args=backend_args)
 test_evaluator = val_evaluator

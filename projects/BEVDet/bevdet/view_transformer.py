@@ -15,6 +15,7 @@ median-scaled by the depth loss on the first training step, from that output and
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -199,6 +200,8 @@ class BEVDetLSSViewTransformer(nn.Module):
     Args:
         depth_net: Config of the depth net (``BEVDetDepthNet``, ``BEVDepthCameraAwareDepthNet``,
             ``HybridLSSDepthNet``): maps image levels to ``D`` depth logits and ``out_channels`` context.
+            ``depth_channels`` and ``context_channels`` are filled in here, and ``depth_bound`` (the grid's depth
+            bins) for a depth net whose constructor takes it.
         grid_config: ``dict(x=(lo, hi, step), y=..., z=..., depth=(d_min, d_max, step))``, metres.
         input_size: ``(H, W)`` of the network input.
         downsample: Stride of the feature map the depth net predicts on.
@@ -241,8 +244,12 @@ class BEVDetLSSViewTransformer(nn.Module):
         self.register_buffer('grid_lower', torch.tensor([a[0] for a in axes]), persistent=False)
         self.register_buffer('grid_interval', torch.tensor([a[2] for a in axes]), persistent=False)
         self.grid_size = tuple(int(round((a[1] - a[0]) / a[2])) for a in axes)  # (X, Y, Z)
-        self.depth_net = MODELS.build(dict(depth_net, depth_channels=self.num_depth,
-                                           context_channels=out_channels))
+        depth_net = dict(depth_net, depth_channels=self.num_depth, context_channels=out_channels)
+        net_type = depth_net['type']
+        net_cls = net_type if isinstance(net_type, type) else MODELS.get(net_type)  # None: the build says why
+        if net_cls is not None and 'depth_bound' in inspect.signature(net_cls).parameters:
+            depth_net['depth_bound'] = self.grid_config['depth']  # depth nets that place a prior over the bins
+        self.depth_net = MODELS.build(depth_net)
 
     def forward(self, feats: Sequence[torch.Tensor], cam2img: torch.Tensor, cam2ego: torch.Tensor,
                 post_rots: torch.Tensor, post_trans: torch.Tensor, bda: torch.Tensor,
