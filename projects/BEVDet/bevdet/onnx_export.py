@@ -1,0 +1,185 @@
+"""ONNX deployment of BEVDet: images -> the head's dense maps, with the camera-dependent pooling indices as inputs.
+
+As BEVDet's own TensorRT path (``bev_pool_v2`` fed precomputed ranks), the graph holds every learned module and
+the camera geometry stays outside it:
+
+- outside (:func:`camera_inputs`, numpy, per sample or once per fixed calibration): the frustum points in the
+  BEV frame (:func:`.view_transformer.frustum_to_bev`), their voxels (:func:`.bev_pool.voxel_ranks`) and, for the
+  ``K`` points inside the grid, ``point_index`` (into the flat ``(F * D,)`` depth probabilities), ``pixel_index``
+  (into the flat ``(F,)`` context features) and ``voxel_index`` (into the flat ``(Z * Y * X,)`` BEV), plus the
+  depth net's 27-d camera descriptor;
+- inside (:class:`BEVDetOnnxWrapper`): image backbone (+ neck), depth net, softmax, the pooling
+  ``bev[voxel_index] += depth[point_index] * context[pixel_index]`` (``index_put`` with ``accumulate`` ->
+  ONNX ``ScatterND(reduction='add')``, opset >= 16; no custom op), BEV encoder and the head's convolutions.
+  Outputs: ``task{t}.{name}`` (1, *, Y, X) for every task and regression map, in the head's order.
+
+Box decoding, NMS and the ego -> LiDAR conversion stay in Python: :func:`decode_dense_outputs` calls the head's
+own ``predict_by_feat`` (the code ``tools/test.py`` runs). Batch size 1 (one sample of ``N`` cameras).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from mmengine.structures import InstanceData
+from torch import nn
+
+from .bev_pool import voxel_ranks
+from .detector import BEVDet
+from .frames import ego_to_lidar_boxes
+from .view_transformer import BEVDetLSSViewTransformer, camera_params_vector, frustum_to_bev
+
+__all__ = ['CAMERA_INPUTS', 'ExportError', 'BEVDetOnnxWrapper', 'camera_inputs', 'check_exportable',
+           'decode_dense_outputs', 'output_names']
+
+CAMERA_INPUTS = ('cam_params', 'point_index', 'pixel_index', 'voxel_index')
+
+
+class ExportError(ValueError):
+    """A model or input the ONNX path cannot take; the message names the module or value and why."""
+
+
+def check_exportable(detector: nn.Module) -> None:
+    """Refuse, in one message, a detector whose modules the export graph does not contain.
+
+    The graph is built from BEVDet's sub-modules (image backbone/neck, LSS view transformer, BEV encoder,
+    head); a detector with further modules on the path to the head (FB-BEV's FRPN and depth-aware backward
+    projection, temporal fusion) would silently lose them.
+
+    Raises:
+        ExportError: naming the first such module and the reason.
+    """
+    if not isinstance(detector, BEVDet):
+        raise ExportError(f'{type(detector).__name__}: only BEVDet detectors export (images -> LSS -> BEV '
+                          'encoder -> CenterHead)')
+    if getattr(detector, 'backward_projection', None) is not None:
+        raise ExportError(
+            f'{type(detector).__name__}.backward_projection ({type(detector.backward_projection).__name__}) cannot '
+            'be exported: its sampling locations (BEV pillars projected into every camera, depth-bin weights) '
+            'depend on the calibration and its FRPN foreground mask selects a data-dependent set of queries; '
+            'both would have to become precomputed graph inputs like the LSS pooling indices, which this '
+            'exporter does not implement')
+    if getattr(detector, 'num_adjacent', 0):
+        raise ExportError(f'{type(detector).__name__}: temporal fusion (num_adjacent > 0) is not exported')
+    vt = detector.img_view_transformer
+    if type(vt) is not BEVDetLSSViewTransformer:
+        raise ExportError(f'img_view_transformer ({type(vt).__name__}): only BEVDetLSSViewTransformer exports')
+
+
+def camera_inputs(view_transformer: BEVDetLSSViewTransformer, cam2img: np.ndarray, cam2ego: np.ndarray,
+                  post_rots: np.ndarray, post_trans: np.ndarray, bda: np.ndarray) -> dict[str, np.ndarray]:
+    """The camera-dependent graph inputs of one sample (its calibration, image and BEV augmentation).
+
+    Args:
+        view_transformer: The detector's view transformer (frustum, grid, voxel index convention).
+        cam2img: (N, 3, 3) intrinsics; cam2ego (N, 4, 4) camera -> key ego; post_rots (N, 3, 3) and post_trans
+            (N, 3) image augmentation; bda (3, 3) BEV augmentation (as the sample's metainfo).
+
+    Returns:
+        ``cam_params`` (N, 27) float32 and, for the K frustum points inside the BEV grid (pixel-major,
+        depth-minor), int64 ``point_index`` (K,) in ``[0, F * D)``, ``pixel_index`` (K,) in ``[0, F)`` and
+        ``voxel_index`` (K,) in ``[0, Z * Y * X)``, ``F = N h w``.
+    """
+    vt = view_transformer
+    cams = [torch.as_tensor(np.asarray(m, dtype=np.float32))[None] for m in (cam2img, cam2ego, post_rots,
+                                                                            post_trans)]
+    bda_t = torch.as_tensor(np.asarray(bda, dtype=np.float32))[None]
+    with torch.no_grad():
+        points = frustum_to_bev(vt.frustum.cpu(), *cams, bda_t)  # (1, N, D, h, w, 3)
+        ranks = voxel_ranks(points, vt.grid_lower.cpu(), vt.grid_interval.cpu(), torch.tensor(vt.grid_size),
+                            vt.voxel_index)  # (F * D,) pixel-major
+        params = camera_params_vector(*cams, bda_t)[0]  # (N, 27)
+    num_voxels = int(np.prod(vt.grid_size))
+    inside = ranks < num_voxels
+    point_index = torch.nonzero(inside).squeeze(1)
+    return dict(cam_params=params.numpy().astype(np.float32), point_index=point_index.numpy(),
+                pixel_index=(point_index // vt.num_depth).numpy(), voxel_index=ranks[inside].numpy())
+
+
+def output_names(head: nn.Module) -> list[str]:
+    """``task{t}.{map}`` for every task and map of a ``CenterHead``, in its forward order."""
+    names = []
+    for t, task_head in enumerate(head.task_heads):
+        names += [f'task{t}.{k}' for k in task_head.heads]
+    return names
+
+
+class BEVDetOnnxWrapper(nn.Module):
+    """The exported graph: ``(imgs, cam_params, point_index, pixel_index, voxel_index) -> dense head maps``.
+
+    Built from the detector's sub-modules (not its ``extract_feat``), so the graph is exactly: backbone,
+    neck, depth net, softmax, index pooling, BEV encoder, head.
+
+    Args:
+        detector: A BEVDet detector in eval mode (:func:`check_exportable` passes).
+    """
+
+    def __init__(self, detector: BEVDet) -> None:
+        super().__init__()
+        check_exportable(detector)
+        self.img_backbone = detector.img_backbone
+        self.img_neck = detector.img_neck
+        self.view_transformer = detector.img_view_transformer
+        self.bev_backbone = detector.img_bev_encoder_backbone
+        self.bev_neck = detector.img_bev_encoder_neck
+        self.head = detector.pts_bbox_head
+        self.names = output_names(self.head)
+
+    def forward(self, imgs: torch.Tensor, cam_params: torch.Tensor, point_index: torch.Tensor,
+                pixel_index: torch.Tensor, voxel_index: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Args:
+            imgs: (N, 3, H, W) preprocessed images of one sample (the data preprocessor's output).
+            cam_params, point_index, pixel_index, voxel_index: From :func:`camera_inputs`.
+
+        Returns:
+            The head maps (1, *, Y, X) in :func:`output_names` order.
+        """
+        vt = self.view_transformer
+        x = self.img_backbone(imgs)
+        if self.img_neck is not None:
+            x = self.img_neck(x)
+        feats = list(x) if isinstance(x, (list, tuple)) else [x]
+        depth_logits, context = vt.depth_net(feats, cam_params, imgs)
+        depth = depth_logits.softmax(dim=1).permute(0, 2, 3, 1).reshape(-1)  # (N h w D,) pixel-major
+        context = context.permute(0, 2, 3, 1).reshape(-1, vt.out_channels)  # (N h w, C)
+        nx, ny, nz = vt.grid_size
+        values = depth[point_index].unsqueeze(1) * context[pixel_index]  # (K, C)
+        bev = context.new_zeros(nz * ny * nx, vt.out_channels).index_put((voxel_index,), values, accumulate=True)
+        bev = bev.view(1, nz, ny, nx, vt.out_channels)
+        bev = bev.permute(0, 1, 4, 2, 3) if vt.bev_channel_order == 'z_major' else bev.permute(0, 4, 1, 2, 3)
+        bev = self.bev_neck(self.bev_backbone(bev.reshape(1, -1, ny, nx)))
+        preds = self.head([bev])
+        return tuple(task[0][k.split('.', 1)[1]] for task, names in
+                     zip(preds, _group(self.names)) for k in names)
+
+
+def _group(names: Sequence[str]) -> list[list[str]]:
+    """Output names grouped by task (``task{t}.``)."""
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(n.split('.', 1)[0], []).append(n)
+    return list(groups.values())
+
+
+def decode_dense_outputs(head: nn.Module, outputs: dict[str, np.ndarray | torch.Tensor], metainfo: dict
+                         ) -> InstanceData:
+    """The head's own decode + Scale-NMS on dense maps, then ego -> LiDAR (as ``BEVDet.predict``).
+
+    Args:
+        head: The detector's ``BEVDetCenterHead`` (its ``test_cfg`` and box coder).
+        outputs: ``task{t}.{map}`` -> (1, *, Y, X) maps.
+        metainfo: The sample's metainfo (``box_type_3d``, ``lidar2ego``, ``bda``).
+
+    Returns:
+        ``InstanceData`` with ``bboxes_3d`` (LiDAR frame), ``scores_3d``, ``labels_3d``.
+    """
+    if not np.allclose(np.asarray(metainfo['bda']), np.eye(3)):
+        raise ExportError(f'sample {metainfo.get("token")}: decoding expects no BEV augmentation')
+    preds = []
+    for names in _group(output_names(head)):
+        preds.append([{n.split('.', 1)[1]: torch.as_tensor(np.asarray(outputs[n])) for n in names}])
+    with torch.no_grad():
+        res = head.predict_by_feat(preds, [metainfo])[0]
+    res.bboxes_3d = ego_to_lidar_boxes(res.bboxes_3d, metainfo['lidar2ego'])
+    return res
