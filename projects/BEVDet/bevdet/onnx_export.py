@@ -30,10 +30,13 @@ from .detector import BEVDet
 from .frames import ego_to_lidar_boxes
 from .view_transformer import BEVDetLSSViewTransformer, camera_params_vector, frustum_to_bev
 
-__all__ = ['CAMERA_INPUTS', 'ExportError', 'BEVDetOnnxWrapper', 'camera_inputs', 'check_exportable',
-           'decode_dense_outputs', 'output_names']
+__all__ = ['CAMERA_INPUTS', 'INPUT_NAMES', 'MIN_OPSET', 'ExportError', 'BEVDetOnnxWrapper', 'camera_inputs',
+           'check_exportable', 'decode_dense_outputs', 'export_onnx', 'output_names', 'pytorch_dense_outputs',
+           'ring_rig']
 
 CAMERA_INPUTS = ('cam_params', 'point_index', 'pixel_index', 'voxel_index')
+INPUT_NAMES = ('imgs', *CAMERA_INPUTS)
+MIN_OPSET = 16  # ScatterND with reduction='add'
 
 
 class ExportError(ValueError):
@@ -95,6 +98,35 @@ def camera_inputs(view_transformer: BEVDetLSSViewTransformer, cam2img: np.ndarra
     point_index = torch.nonzero(inside).squeeze(1)
     return dict(cam_params=params.numpy().astype(np.float32), point_index=point_index.numpy(),
                 pixel_index=(point_index // vt.num_depth).numpy(), voxel_index=ranks[inside].numpy())
+
+
+def ring_rig(num_cams: int, input_size: Sequence[int], focal: float = 0.6, height: float = 1.5
+             ) -> dict[str, np.ndarray]:
+    """A nominal rig without data (tests, benchmarks): ``num_cams`` level cameras evenly around the ego.
+
+    Args:
+        num_cams: N.
+        input_size: ``(H, W)`` of the network input; the principal point is its centre, the focal length
+            ``focal * W`` pixels.
+        focal: Focal length as a fraction of the width.
+        height: Camera height above the ego origin, metres.
+
+    Returns:
+        ``cam2img`` (N, 3, 3), ``cam2ego`` (N, 4, 4), ``post_rots`` (N, 3, 3) identity, ``post_trans`` (N, 3)
+        zero, ``bda`` (3, 3) identity, float32.
+    """
+    h, w = input_size
+    cam2img = np.array([[focal * w, 0, (w - 1) / 2], [0, focal * w, (h - 1) / 2], [0, 0, 1]], np.float32)
+    optical_to_ego = np.array([[0, 0, 1], [-1, 0, 0], [0, -1, 0]], np.float32)  # x right, y down, z forward
+    cam2ego = np.tile(np.eye(4, dtype=np.float32), (num_cams, 1, 1))
+    for i in range(num_cams):
+        a = 2 * np.pi * i / num_cams
+        yaw = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]], np.float32)
+        cam2ego[i, :3, :3] = yaw @ optical_to_ego
+        cam2ego[i, 2, 3] = height
+    eye = np.tile(np.eye(3, dtype=np.float32), (num_cams, 1, 1))
+    return dict(cam2img=np.tile(cam2img, (num_cams, 1, 1)), cam2ego=cam2ego, post_rots=eye,
+                post_trans=np.zeros((num_cams, 3), np.float32), bda=np.eye(3, dtype=np.float32))
 
 
 def output_names(head: nn.Module) -> list[str]:
@@ -183,3 +215,54 @@ def decode_dense_outputs(head: nn.Module, outputs: dict[str, np.ndarray | torch.
         res = head.predict_by_feat(preds, [metainfo])[0]
     res.bboxes_3d = ego_to_lidar_boxes(res.bboxes_3d, metainfo['lidar2ego'])
     return res
+
+
+def export_onnx(detector: BEVDet, imgs: torch.Tensor, cameras: dict[str, np.ndarray], path: str,
+                opset: int = 18) -> list[str]:
+    """Export ``detector`` (eval mode) to ``path`` with torch's dynamo exporter; ``K`` (the number of pooled
+    points) is a dynamic axis, images and cameras are fixed by the example.
+
+    Args:
+        detector: A BEVDet detector in eval mode.
+        imgs: (N, 3, H, W) preprocessed example images.
+        cameras: :func:`camera_inputs` of the example calibration.
+        path: Output ``.onnx`` file (weights inside the file).
+        opset: ONNX opset, >= :data:`MIN_OPSET`.
+
+    Returns:
+        The output names (:func:`output_names`).
+    """
+    if opset < MIN_OPSET:
+        raise ExportError(f'--opset {opset}: the pooling needs ScatterND with reduction (opset >= {MIN_OPSET})')
+    wrapper = BEVDetOnnxWrapper(detector).eval()
+    args = (imgs, *(torch.as_tensor(cameras[k]) for k in CAMERA_INPUTS))
+    points = torch.export.Dim('K')
+    with torch.no_grad():
+        torch.onnx.export(wrapper, args, path, input_names=list(INPUT_NAMES), output_names=wrapper.names,
+                          opset_version=opset, dynamo=True, external_data=False, verbose=False,
+                          dynamic_shapes=(None, None, {0: points}, {0: points}, {0: points}))
+    return wrapper.names
+
+
+@torch.no_grad()
+def pytorch_dense_outputs(detector: BEVDet, imgs: torch.Tensor, cams: dict[str, torch.Tensor]
+                          ) -> dict[str, np.ndarray]:
+    """The reference: the same maps through the view transformer's own forward (its CSR ``bev_pool``).
+
+    Args:
+        detector: The BEVDet detector (eval mode).
+        imgs: (N, 3, H, W) preprocessed images of one sample.
+        cams: ``cam2img`` (1, N, 3, 3), ``cam2ego``, ``post_rots``, ``post_trans``, ``bda`` (as
+            ``BEVDet.camera_tensors``).
+
+    Returns:
+        ``task{t}.{map}`` -> (1, *, Y, X) float32 arrays.
+    """
+    x = detector.img_backbone(imgs)
+    if detector.img_neck is not None:
+        x = detector.img_neck(x)
+    feats = list(x) if isinstance(x, (list, tuple)) else [x]
+    bev, _ = detector.img_view_transformer(feats, images=imgs, **cams)
+    bev = detector.img_bev_encoder_neck(detector.img_bev_encoder_backbone(bev))
+    preds = detector.pts_bbox_head([bev])
+    return {f'task{t}.{k}': v.numpy() for t, task in enumerate(preds) for k, v in task[0].items()}

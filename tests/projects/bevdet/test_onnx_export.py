@@ -1,0 +1,112 @@
+"""ONNX export of BEVDet-hybrid (demo config, random weights) checked with onnxruntime against PyTorch.
+
+The reference is the detector's own PyTorch path (the view transformer's forward with the CSR ``bev_pool``);
+the exported graph pools with ScatterND(add) on indices computed outside it. Perturbing those indices must
+break parity, so the test can tell a right plan from a wrong one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+onnx = pytest.importorskip('onnx')
+ort = pytest.importorskip('onnxruntime')
+
+from projects.BEVDet.bevdet.onnx_export import (  # noqa: E402
+    CAMERA_INPUTS,
+    ExportError,
+    camera_inputs,
+    check_exportable,
+    export_onnx,
+    pytorch_dense_outputs,
+    ring_rig,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+TOL = 1e-3
+
+
+def _build(config: str):
+    from mmdet3d.registry import MODELS
+    init_default_scope('mmdet3d')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(str(ROOT / config)).model)
+    model.init_weights()
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    """The demo BEVDet-hybrid exported once: (session, detector, imgs, rig, camera inputs, PyTorch outputs)."""
+    model = _build('configs/demo/bevdet_hybrid_demo.py')
+    vt = model.img_view_transformer
+    rig = ring_rig(6, vt.input_size)
+    cameras = camera_inputs(vt, **rig)
+    imgs = torch.rand(6, 3, *vt.input_size, generator=torch.Generator().manual_seed(0))
+    path = tmp_path_factory.mktemp('onnx') / 'bevdet_hybrid_demo.onnx'
+    names = export_onnx(model, imgs, cameras, str(path), opset=18)
+    cams = {k: torch.as_tensor(v)[None] for k, v in rig.items()}
+    reference = pytorch_dense_outputs(model, imgs, cams)
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    return dict(session=session, names=names, imgs=imgs, cameras=cameras, reference=reference, path=path)
+
+
+def _run(exported, cameras) -> dict[str, float]:
+    """Max abs difference per output between onnxruntime on ``cameras`` and the PyTorch reference."""
+    feed = dict(imgs=exported['imgs'].numpy(), **{k: cameras[k] for k in CAMERA_INPUTS})
+    outs = exported['session'].run(exported['names'], feed)
+    return {n: float(np.abs(o - exported['reference'][n]).max()) for n, o in zip(exported['names'], outs)}
+
+
+def test_graph_is_standard_onnx_with_scatter_add(exported):
+    model = onnx.load(str(exported['path']))
+    onnx.checker.check_model(model)
+    domains = {n.domain for n in model.graph.node}
+    assert domains <= {'', 'ai.onnx'}, domains  # no custom op
+    reductions = [a.s.decode() for n in model.graph.node if n.op_type == 'ScatterND' for a in n.attribute
+                  if a.name == 'reduction']
+    assert 'add' in reductions
+    assert [i.name for i in model.graph.input] == ['imgs', *CAMERA_INPUTS]
+    assert model.opset_import[0].version >= 16
+
+
+def test_onnxruntime_matches_pytorch(exported):
+    diffs = _run(exported, exported['cameras'])
+    assert set(diffs) >= {'task0.heatmap', 'task0.reg', 'task0.height', 'task0.dim', 'task0.rot', 'task0.vel'}
+    assert max(diffs.values()) <= TOL, diffs
+    assert max(float(np.abs(v).max()) for v in exported['reference'].values()) > 10 * TOL  # not all zeros
+
+
+@pytest.mark.parametrize('perturb', ['shift_voxels', 'drop_points', 'other_calibration'])
+def test_perturbed_pooling_indices_break_parity(exported, perturb):
+    """The same check fails once the pooling plan is wrong: the indices really decide the output."""
+    cameras = dict(exported['cameras'])
+    if perturb == 'shift_voxels':  # every point one BEV cell along x
+        cameras['voxel_index'] = (cameras['voxel_index'] + 1) % (64 * 64)
+    elif perturb == 'drop_points':  # the last tenth of the points not pooled
+        keep = len(cameras['voxel_index']) * 9 // 10
+        cameras = {k: (v[:keep] if k != 'cam_params' else v) for k, v in cameras.items()}
+    else:  # the indices of a rig turned by 30 degrees
+        from mmdet3d.registry import MODELS  # noqa: F401  (registries loaded by the fixture)
+        rig = ring_rig(6, (128, 352))
+        turn = np.array([[np.cos(0.5), -np.sin(0.5), 0], [np.sin(0.5), np.cos(0.5), 0], [0, 0, 1]], np.float32)
+        rig['cam2ego'][:, :3, :3] = turn @ rig['cam2ego'][:, :3, :3]
+        cameras = camera_inputs(_build('configs/demo/bevdet_hybrid_demo.py').img_view_transformer, **rig)
+    assert max(_run(exported, cameras).values()) > TOL
+
+
+def test_fbbev_is_refused_with_one_error_naming_the_module():
+    with pytest.raises(ExportError, match=r'backward_projection \(DepthAwareBackwardProjection\) cannot be '
+                                          r'exported: its sampling locations'):
+        check_exportable(_build('configs/demo/fbbev_hybrid_demo.py'))
+
+
+def test_opset_below_16_is_refused(exported, tmp_path):
+    model = _build('configs/demo/bevdet_hybrid_demo.py')
+    with pytest.raises(ExportError, match=r'--opset 15: the pooling needs ScatterND with reduction'):
+        export_onnx(model, exported['imgs'], exported['cameras'], str(tmp_path / 'm.onnx'), opset=15)
