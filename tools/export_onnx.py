@@ -70,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f'error: checkpoint not found: {args.checkpoint}', file=sys.stderr)
         return 2
     import onnxruntime as ort
-    import torch
 
     from projects.BEVDet.bevdet.onnx_export import (
         CAMERA_INPUTS,
@@ -108,16 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f'error: --image-size {args.image_size or vt.input_size}: {err}', file=sys.stderr)
         return 2
 
-    import os
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    try:
-        with torch.no_grad():
-            names = export_onnx(model, imgs, cameras, args.out, args.opset)
+    from hybrid_depth.utils.atomic import atomic_write
+    try:  # both files under temporary names beside the targets, renamed when complete
+        with atomic_write(args.out) as tmp:
+            names = export_onnx(model, imgs, cameras, str(tmp), args.opset)
     except ExportError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    np.savez(cameras_path(args.out), **cameras, image_size=np.asarray(vt.input_size),
-             token=np.asarray(sample.metainfo.get('token', '')))
+    with atomic_write(cameras_path(args.out)) as tmp, open(tmp, 'wb') as f:
+        np.savez(f, **cameras, image_size=np.asarray(vt.input_size), token=np.asarray(sample.metainfo.get('token', '')))
     session = ort.InferenceSession(args.out, providers=['CPUExecutionProvider'])
     feed = dict(imgs=imgs.numpy(), **{k: cameras[k] for k in CAMERA_INPUTS})
     outputs = dict(zip(names, session.run(names, feed)))

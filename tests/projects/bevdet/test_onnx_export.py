@@ -110,3 +110,60 @@ def test_opset_below_16_is_refused(exported, tmp_path):
     model = _build('configs/demo/bevdet_hybrid_demo.py')
     with pytest.raises(ExportError, match=r'--opset 15: the pooling needs ScatterND with reduction'):
         export_onnx(model, exported['imgs'], exported['cameras'], str(tmp_path / 'm.onnx'), opset=15)
+
+
+def _tool(args: list[str], cwd: Path, ok: bool = True):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd)
+    if ok:
+        assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+    return proc
+
+
+def _metrics(text: str) -> dict[str, str]:
+    """mAP and NDS as printed (4 decimals), from tools/test.py's log or tools/onnx_infer.py's output."""
+    import re
+    return dict(re.findall(r'pred_instances_3d_NuScenes/(mAP|NDS): (\d\.\d{4})', text))
+
+
+@pytest.mark.slow
+def test_onnx_infer_scores_like_test_py(synthetic_world, synthetic_nuscenes_infos, tmp_path):
+    """Train the demo config a few iterations, then score the checkpoint with tools/test.py and its ONNX export
+    with tools/onnx_infer.py through the same devkit metric: equal mAP / NDS. Bad inputs: one line each."""
+    from tests.projects.bevdet.test_train_test_tools import data_root_options
+    config = str(ROOT / 'configs' / 'demo' / 'bevdet_hybrid_demo.py')
+    opts = data_root_options(synthetic_world.nuscenes) + [
+        'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=8', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False', 'default_hooks.checkpoint.interval=1', 'custom_hooks=[]',
+        'randomness.seed=0']
+    work = tmp_path / 'work'
+    _tool([str(ROOT / 'tools' / 'train.py'), config, '--work-dir', str(work), '--cfg-options', *opts], tmp_path)
+    ckpt = str(work / 'epoch_1.pth')
+    test = _tool([str(ROOT / 'tools' / 'test.py'), config, ckpt, '--work-dir', str(work), '--cfg-options', *opts],
+                 tmp_path)
+    model = str(tmp_path / 'onnx' / 'model.onnx')
+    export = _tool([str(ROOT / 'tools' / 'export_onnx.py'), config, ckpt, '--out', model, '--cfg-options', *opts],
+                   tmp_path)
+    import re
+    assert float(re.search(r'max abs diff (\S+)', export.stdout).group(1)) <= TOL, export.stdout
+    infer = _tool([str(ROOT / 'tools' / 'onnx_infer.py'), config, model, '--work-dir', str(tmp_path / 'infer'),
+                   '--cfg-options', *opts], tmp_path)
+    expected = _metrics(test.stdout + test.stderr)
+    assert set(expected) == {'mAP', 'NDS'}, test.stdout[-3000:]
+    assert _metrics(infer.stdout) == expected, (infer.stdout[-2000:], expected)
+    assert (tmp_path / 'infer' / 'results' / 'pred_instances_3d' / 'results_nusc.json').is_file()
+
+    missing = _tool([str(ROOT / 'tools' / 'onnx_infer.py'), config, model, '--cameras', str(tmp_path / 'no.npz'),
+                     '--cfg-options', *opts], tmp_path, ok=False)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f'error: camera-input file not found: {tmp_path}/no.npz'
+    small = str(tmp_path / 'onnx' / 'small.onnx')
+    _tool([str(ROOT / 'tools' / 'export_onnx.py'), config, ckpt, '--out', small, '--image-size', '112', '308',
+           '--cfg-options', *opts], tmp_path)
+    wrong = _tool([str(ROOT / 'tools' / 'onnx_infer.py'), config, small, '--cfg-options', *opts], tmp_path, ok=False)
+    assert wrong.returncode == 2, wrong.stderr[-2000:]
+    assert re.fullmatch(r'error: sample \S+: images \(6, 3, 128, 352\) but \S+small.onnx takes \(6, 3, 112, 308\) '
+                        r'\(export with --image-size H W\)', wrong.stderr.strip()), wrong.stderr[-2000:]
