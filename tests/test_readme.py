@@ -62,6 +62,9 @@ EXERCISED_BY: dict[str, list[str]] = {
         'tests/benchmarks/test_detection_sanity.py::test_demo_detector_learns_its_training_samples'],
     'benchmarks/paper_tables.py': [
         'tests/benchmarks/test_paper_tables.py::test_dry_run_lists_three_seeds_of_every_row_and_the_same_seeds_export'],
+    'tools/export_onnx.py': ['tests/projects/bevdet/test_onnx_export.py::test_onnx_infer_scores_like_test_py'],
+    'tools/onnx_infer.py': ['tests/projects/bevdet/test_onnx_export.py::test_onnx_infer_scores_like_test_py'],
+    'benchmarks/onnx_latency.py': ['tests/benchmarks/test_benchmark_scripts.py::test_onnx_latency_benchmark_runs'],
     'tools/convert_official_checkpoint.py': [
         'tests/tools/test_convert_official_checkpoint.py::test_convert_stage2_and_stage1'],
 }

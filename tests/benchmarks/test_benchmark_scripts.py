@@ -44,3 +44,11 @@ def test_detector_step_benchmark_runs(synthetic_world, synthetic_nuscenes_infos)
     times = dict(re.findall(r'^\s+(before|after): ([\d.]+) s/it', res.stdout, flags=re.M))
     assert set(times) == {'before', 'after'} and all(float(t) > 0 for t in times.values()), res.stdout
     assert re.search(r'ratio before / after: [\d.]+x time, [\d.]+x memory', res.stdout), res.stdout
+
+
+def test_onnx_latency_benchmark_runs():
+    res = _run('benchmarks/onnx_latency.py', '--iters', '1', '--warmup', '0', '--threads', '1')
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = dict(re.findall(r'^(pytorch|onnxruntime)\s+([\d.]+)\s+[\d.]+\s+[\d.]+x$', res.stdout, flags=re.M))
+    assert set(rows) == {'pytorch', 'onnxruntime'} and all(float(v) > 0 for v in rows.values()), res.stdout
+    assert re.search(r'ratio pytorch / onnxruntime: [\d.]+x \(max abs diff of the outputs [\d.e+-]+\)', res.stdout)
