@@ -31,7 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', required=True, help='output .onnx file; its camera inputs go to <stem>.cameras.npz')
-    parser.add_argument('--opset', type=int, default=18, help='ONNX opset (>= 16: ScatterND with reduction)')
+    parser.add_argument('--opset', type=int, default=18, help='ONNX opset (>= 14: CumSum on fp64)')
     parser.add_argument('--image-size', type=int, nargs=2, metavar=('H', 'W'),
                         help="network input size (default: the config's view transformer input_size)")
     parser.add_argument('--sample', type=int, default=0, help='test-split sample whose calibration is traced')

@@ -1,16 +1,21 @@
-"""ONNX deployment of BEVDet: images -> the head's dense maps, with the camera-dependent pooling indices as inputs.
+"""ONNX deployment of BEVDet: images -> the head's dense maps, with the camera-dependent pooling plan as inputs.
 
-As BEVDet's own TensorRT path (``bev_pool_v2`` fed precomputed ranks), the graph holds every learned module and
-the camera geometry stays outside it:
+As BEVDet's own TensorRT path (``bev_pool_v2`` fed precomputed ranks and intervals), the graph holds every
+learned module and the camera geometry stays outside it:
 
-- outside (:func:`camera_inputs`, numpy, per sample or once per fixed calibration): the frustum points in the
-  BEV frame (:func:`.view_transformer.frustum_to_bev`), their voxels (:func:`.bev_pool.voxel_ranks`) and, for the
-  ``K`` points inside the grid, ``point_index`` (into the flat ``(F * D,)`` depth probabilities), ``pixel_index``
-  (into the flat ``(F,)`` context features) and ``voxel_index`` (into the flat ``(Z * Y * X,)`` BEV), plus the
-  depth net's 27-d camera descriptor;
-- inside (:class:`BEVDetOnnxWrapper`): image backbone (+ neck), depth net, softmax, the pooling
-  ``bev[voxel_index] += depth[point_index] * context[pixel_index]`` (``index_put`` with ``accumulate`` ->
-  ONNX ``ScatterND(reduction='add')``, opset >= 16; no custom op), BEV encoder and the head's convolutions.
+- outside (:func:`camera_inputs`, per sample or once per fixed calibration): the frustum points in the BEV frame
+  (:func:`.view_transformer.frustum_to_bev`), their voxels (:func:`.bev_pool.voxel_ranks`) and the pooling plan
+  of the ``K`` points inside the grid, sorted by voxel: ``point_index`` (into the flat ``(F * D,)`` depth
+  probabilities), ``pixel_index`` (into the flat ``(F,)`` context features), and for each of the ``U`` occupied
+  voxels its ``voxel_index`` (into the flat ``(Z * Y * X,)`` BEV) and ``interval_ends`` (its last point in the
+  sorted order); plus the depth net's 27-d camera descriptor;
+- inside (:class:`BEVDetOnnxWrapper`): image backbone (+ neck), depth net, softmax, the pooling, BEV encoder and
+  the head's convolutions. The pooling is a segment sum: ``v = depth[point_index] * context[pixel_index]``,
+  a ``CumSum`` over the sorted points in fp64, the differences at ``interval_ends``, and one ``ScatterND`` into
+  the BEV at the *unique* ``voxel_index`` (standard ONNX ops, no custom op). Not
+  ``ScatterND(reduction='add')`` over the points: onnxruntime's CPU kernel splits the updates across threads
+  without guarding repeated indices, and on the demo checkpoint it lost updates now and then (an output off by
+  0.12 on one run of the same inputs, exact on the next).
   Outputs: ``task{t}.{name}`` (1, *, Y, X) for every task and regression map, in the head's order.
 
 Box decoding, NMS and the ego -> LiDAR conversion stay in Python: :func:`decode_dense_outputs` calls the head's
@@ -34,9 +39,9 @@ __all__ = ['CAMERA_INPUTS', 'INPUT_NAMES', 'MIN_OPSET', 'ExportError', 'BEVDetOn
            'check_exportable', 'decode_dense_outputs', 'export_onnx', 'output_names', 'pytorch_dense_outputs',
            'ring_rig']
 
-CAMERA_INPUTS = ('cam_params', 'point_index', 'pixel_index', 'voxel_index')
+CAMERA_INPUTS = ('cam_params', 'point_index', 'pixel_index', 'interval_ends', 'voxel_index')
 INPUT_NAMES = ('imgs', *CAMERA_INPUTS)
-MIN_OPSET = 16  # ScatterND with reduction='add'
+MIN_OPSET = 14  # CumSum on fp64 (opset 14), ScatterND
 
 
 class ExportError(ValueError):
@@ -80,9 +85,11 @@ def camera_inputs(view_transformer: BEVDetLSSViewTransformer, cam2img: np.ndarra
             (N, 3) image augmentation; bda (3, 3) BEV augmentation (as the sample's metainfo).
 
     Returns:
-        ``cam_params`` (N, 27) float32 and, for the K frustum points inside the BEV grid (pixel-major,
-        depth-minor), int64 ``point_index`` (K,) in ``[0, F * D)``, ``pixel_index`` (K,) in ``[0, F)`` and
-        ``voxel_index`` (K,) in ``[0, Z * Y * X)``, ``F = N h w``.
+        ``cam_params`` (N, 27) float32 and the int64 pooling plan: for the K frustum points inside the BEV grid,
+        sorted by voxel (stably, so pixel-major within a voxel), ``point_index`` (K,) in ``[0, F * D)`` and
+        ``pixel_index`` (K,) in ``[0, F)``, ``F = N h w``; for the U occupied voxels, ``voxel_index`` (U,) in
+        ``[0, Z * Y * X)`` (unique, ascending) and ``interval_ends`` (U,) the position of each voxel's last
+        point in the sorted order.
     """
     vt = view_transformer
     cams = [torch.as_tensor(np.asarray(m, dtype=np.float32))[None] for m in (cam2img, cam2ego, post_rots,
@@ -94,10 +101,15 @@ def camera_inputs(view_transformer: BEVDetLSSViewTransformer, cam2img: np.ndarra
                             vt.voxel_index)  # (F * D,) pixel-major
         params = camera_params_vector(*cams, bda_t)[0]  # (N, 27)
     num_voxels = int(np.prod(vt.grid_size))
-    inside = ranks < num_voxels
-    point_index = torch.nonzero(inside).squeeze(1)
+    point_index = torch.nonzero(ranks < num_voxels).squeeze(1)  # (K,)
+    voxels, order = torch.sort(ranks[point_index], stable=True)
+    point_index = point_index[order]
+    last = torch.ones_like(voxels, dtype=torch.bool)  # (K,) the last point of each voxel's interval
+    last[:-1] = voxels[1:] != voxels[:-1]
+    interval_ends = torch.nonzero(last).squeeze(1)  # (U,)
     return dict(cam_params=params.numpy().astype(np.float32), point_index=point_index.numpy(),
-                pixel_index=(point_index // vt.num_depth).numpy(), voxel_index=ranks[inside].numpy())
+                pixel_index=(point_index // vt.num_depth).numpy(), interval_ends=interval_ends.numpy(),
+                voxel_index=voxels[interval_ends].numpy())
 
 
 def ring_rig(num_cams: int, input_size: Sequence[int], focal: float = 0.6, height: float = 1.5
@@ -159,10 +171,11 @@ class BEVDetOnnxWrapper(nn.Module):
         self.names = output_names(self.head)
 
     def forward(self, imgs: torch.Tensor, cam_params: torch.Tensor, point_index: torch.Tensor,
-                pixel_index: torch.Tensor, voxel_index: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                pixel_index: torch.Tensor, interval_ends: torch.Tensor, voxel_index: torch.Tensor
+                ) -> tuple[torch.Tensor, ...]:
         """Args:
             imgs: (N, 3, H, W) preprocessed images of one sample (the data preprocessor's output).
-            cam_params, point_index, pixel_index, voxel_index: From :func:`camera_inputs`.
+            cam_params, point_index, pixel_index, interval_ends, voxel_index: From :func:`camera_inputs`.
 
         Returns:
             The head maps (1, *, Y, X) in :func:`output_names` order.
@@ -176,8 +189,10 @@ class BEVDetOnnxWrapper(nn.Module):
         depth = depth_logits.softmax(dim=1).permute(0, 2, 3, 1).reshape(-1)  # (N h w D,) pixel-major
         context = context.permute(0, 2, 3, 1).reshape(-1, vt.out_channels)  # (N h w, C)
         nx, ny, nz = vt.grid_size
-        values = depth[point_index].unsqueeze(1) * context[pixel_index]  # (K, C)
-        bev = context.new_zeros(nz * ny * nx, vt.out_channels).index_put((voxel_index,), values, accumulate=True)
+        values = depth[point_index].unsqueeze(1) * context[pixel_index]  # (K, C), sorted by voxel
+        ends = values.double().cumsum(0)[interval_ends]  # (U, C) prefix sums at each voxel's last point
+        sums = torch.cat([ends[:1], ends[1:] - ends[:-1]]).to(values.dtype)  # (U, C) per-voxel sums
+        bev = context.new_zeros(nz * ny * nx, vt.out_channels).index_put((voxel_index,), sums)
         bev = bev.view(1, nz, ny, nx, vt.out_channels)
         bev = bev.permute(0, 1, 4, 2, 3) if vt.bev_channel_order == 'z_major' else bev.permute(0, 4, 1, 2, 3)
         bev = self.bev_neck(self.bev_backbone(bev.reshape(1, -1, ny, nx)))
@@ -219,28 +234,28 @@ def decode_dense_outputs(head: nn.Module, outputs: dict[str, np.ndarray | torch.
 
 def export_onnx(detector: BEVDet, imgs: torch.Tensor, cameras: dict[str, np.ndarray], path: str,
                 opset: int = 18) -> list[str]:
-    """Export ``detector`` (eval mode) to ``path`` with torch's dynamo exporter; ``K`` (the number of pooled
-    points) is a dynamic axis, images and cameras are fixed by the example.
+    """Export ``detector`` (eval mode) to ``path`` with torch's dynamo exporter; ``K`` (pooled points) and ``U``
+    (occupied voxels) are dynamic axes; the image size and the camera count are fixed by the example.
 
     Args:
         detector: A BEVDet detector in eval mode.
         imgs: (N, 3, H, W) preprocessed example images.
         cameras: :func:`camera_inputs` of the example calibration.
         path: Output ``.onnx`` file (weights inside the file).
-        opset: ONNX opset, >= :data:`MIN_OPSET`.
+        opset: ONNX opset, >= :data:`MIN_OPSET` (default 18).
 
     Returns:
         The output names (:func:`output_names`).
     """
     if opset < MIN_OPSET:
-        raise ExportError(f'--opset {opset}: the pooling needs ScatterND with reduction (opset >= {MIN_OPSET})')
+        raise ExportError(f'--opset {opset}: the pooling needs CumSum on fp64 (opset >= {MIN_OPSET})')
     wrapper = BEVDetOnnxWrapper(detector).eval()
     args = (imgs, *(torch.as_tensor(cameras[k]) for k in CAMERA_INPUTS))
-    points = torch.export.Dim('K')
+    points, voxels = torch.export.Dim('K'), torch.export.Dim('U')
     with torch.no_grad():
         torch.onnx.export(wrapper, args, path, input_names=list(INPUT_NAMES), output_names=wrapper.names,
                           opset_version=opset, dynamo=True, external_data=False, verbose=False,
-                          dynamic_shapes=(None, None, {0: points}, {0: points}, {0: points}))
+                          dynamic_shapes=(None, None, {0: points}, {0: points}, {0: voxels}, {0: voxels}))
     return wrapper.names
 
 
