@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     diff = max(float(np.abs(out[n] - run_torch()[n]).max()) for n in names)
     load = os.getloadavg()
     print(f'{args.config}: {args.cameras} cameras x {vt.input_size[0]}x{vt.input_size[1]}, '
-          f'{len(cameras["voxel_index"])} pooled points, {args.threads} threads, {args.iters} rounds '
+          f'{len(cameras["point_index"])} points pooled into {len(cameras["voxel_index"])} voxels, '
+          f'{args.threads} threads, {args.iters} rounds '
           f'(warm-up {args.warmup}); load average {load[0]:.1f} / {load[1]:.1f} (1 / 5 min) on {os.cpu_count()} CPUs')
     ref = statistics.median(times['pytorch'])
     print(f'{"backend":<12} {"median ms":>10} {"min ms":>8} {"ratio":>7}')

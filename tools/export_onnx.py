@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     feed = dict(imgs=imgs.numpy(), **{k: cameras[k] for k in CAMERA_INPUTS})
     outputs = dict(zip(names, session.run(names, feed)))
     print(f'exported {args.out} (opset {args.opset}; camera inputs of sample {args.sample}: '
-          f'{cameras_path(args.out)}, K = {len(cameras["voxel_index"])} pooled points)')
+          f'{cameras_path(args.out)}: {len(cameras["point_index"])} points pooled into '
+          f'{len(cameras["voxel_index"])} voxels)')
     print('parity on that sample, onnxruntime vs PyTorch (max abs diff, max |PyTorch|):')
     worst = 0.0
     for name in names:
