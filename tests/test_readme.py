@@ -63,7 +63,11 @@ EXERCISED_BY: dict[str, list[str]] = {
     'benchmarks/paper_tables.py': [
         'tests/benchmarks/test_paper_tables.py::test_dry_run_lists_three_seeds_of_every_row_and_the_same_seeds_export'],
     'tools/infer_depth.py': ['tests/tools/test_infer_depth.py::test_folder_outputs_equal_the_model_forward'],
-    'benchmarks/omp_wait_policy.py': ['tests/benchmarks/test_benchmark_scripts.py::test_omp_wait_policy_benchmark_runs'],
+    'benchmarks/omp_wait_policy.py': [
+        'tests/benchmarks/test_benchmark_scripts.py::test_omp_wait_policy_benchmark_runs'],
+    'tools/export_onnx.py': ['tests/projects/bevdet/test_onnx_export.py::test_onnx_infer_scores_like_test_py'],
+    'tools/onnx_infer.py': ['tests/projects/bevdet/test_onnx_export.py::test_onnx_infer_scores_like_test_py'],
+    'benchmarks/onnx_latency.py': ['tests/benchmarks/test_benchmark_scripts.py::test_onnx_latency_benchmark_runs'],
     'tools/convert_official_checkpoint.py': [
         'tests/tools/test_convert_official_checkpoint.py::test_convert_stage2_and_stage1'],
 }

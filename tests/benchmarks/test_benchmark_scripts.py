@@ -52,3 +52,11 @@ def test_omp_wait_policy_benchmark_runs():
     assert res.returncode == 0, res.stderr[-3000:]
     rows = re.findall(r'^\| (\d) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)x \|$', res.stdout, flags=re.M)
     assert [r[0] for r in rows] == ['0', '1'], res.stdout
+
+
+def test_onnx_latency_benchmark_runs():
+    res = _run('benchmarks/onnx_latency.py', '--iters', '1', '--warmup', '0', '--threads', '1')
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = dict(re.findall(r'^(pytorch|onnxruntime)\s+([\d.]+)\s+[\d.]+\s+[\d.]+x$', res.stdout, flags=re.M))
+    assert set(rows) == {'pytorch', 'onnxruntime'} and all(float(v) > 0 for v in rows.values()), res.stdout
+    assert re.search(r'ratio pytorch / onnxruntime: [\d.]+x \(max abs diff of the outputs [\d.e+-]+\)', res.stdout)
