@@ -59,3 +59,36 @@ def test_layout_is_kitti_odometry(synthetic_world):
     np.testing.assert_allclose(np.loadtxt(odom / 'sequences' / '09' / 'times.txt'), np.arange(n) / FPS, atol=1e-6)
     lines = (odom / 'splits' / 'odom' / 'test_files_09.txt').read_text().splitlines()
     assert lines == [f'9 {i} l' for i in range(n - 1)]
+
+
+def test_relative_pose_warps_the_next_frame_into_this_one(synthetic_world):
+    """The convention checked on pixels: T_{i+1, i} from poses/09.txt, with frame i's velodyne depth (cam2 z) and
+    the training warp (``view_synthesis(I_{i+1}, D_i, K, T_src_tgt)``), rebuilds image_2 frame i at the velodyne
+    pixels far better than the inverse pose or no warp (cam2 moves as cam0: the rig only translates them)."""
+    import torch
+
+    from hybrid_depth.datasets.kitti_raw import kitti_normalised_intrinsics, read_kitti_calib
+    from hybrid_depth.datasets.synthetic.kitti_writer import kitti_depth_map
+    from hybrid_depth.geometry import view_synthesis
+    odom, raw = synthetic_world.kitti_odom, synthetic_world.kitti
+    folder = _sequences(synthetic_world)['09']
+    rel = relative_poses(read_kitti_poses(str(odom / 'poses' / '09.txt')))
+    errs = {'pose': [], 'inverse': [], 'none': []}
+    for i in range(len(rel)):
+        tgt, src = (cv2.imread(str(odom / 'sequences' / '09' / 'image_2' / f'{f:06d}.png'))[..., ::-1] / 255.0
+                    for f in (i, i + 1))
+        h, w = tgt.shape[:2]
+        velo = np.fromfile(raw / folder / 'velodyne_points' / 'data' / f'{i:010d}.bin', np.float32).reshape(-1, 4)
+        depth = kitti_depth_map(raw / KITTI_DATE, velo, cam=2, vel_depth=False)
+        valid = (depth > 1) & (depth < 40)
+        valid[:, :w // 8] = valid[:, -w // 8:] = False  # pixels that leave the image when moving ahead
+        K = kitti_normalised_intrinsics(read_kitti_calib(str(raw / KITTI_DATE / 'calib_cam_to_cam.txt')), 'image_02')
+        K = torch.from_numpy(K * np.array([[w], [h], [1.0]], np.float32))[None]
+        src_t = torch.from_numpy(np.ascontiguousarray(src.transpose(2, 0, 1)))[None].float()
+        depth_t = torch.from_numpy(depth)[None, None]
+        for name, T in (('pose', rel[i]), ('inverse', np.linalg.inv(rel[i])), ('none', np.eye(4))):
+            warped = view_synthesis(src_t, depth_t, K, torch.from_numpy(T).float()[None])[0][0].numpy()
+            errs[name].append(np.abs(warped.transpose(1, 2, 0) - tgt).mean(-1)[valid])
+    err = {k: float(np.concatenate(v).mean()) for k, v in errs.items()}
+    assert err['none'] > 0.02, err  # there is motion to explain
+    assert err['pose'] < 0.5 * err['none'] and err['pose'] < 0.5 * err['inverse'], err
