@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f'error: {e}', file=sys.stderr)
         return 2
     print(f'wrote {paths.root} in {time.perf_counter() - start:.1f} s')
-    for name in ('nuscenes', 'kitti', 'tusimple'):
+    for name in ('nuscenes', 'kitti', 'kitti_odom', 'tusimple'):
         if getattr(paths, name) is not None:
             print(f'  {name}: {getattr(paths, name)}')
     return 0

@@ -3,6 +3,7 @@
 Examples:
     python tools/test.py configs/bevdet_hybrid.py work_dirs/bevdet_hybrid/epoch_24.pth   # mAP / NDS
     python tools/test.py configs/hybrid_depth/fine_kitti.py CKPT                         # KITTI Eigen metrics
+    python tools/test.py configs/hybrid_depth/fine_kitti_pose.py CKPT --task pose        # KITTI odometry ATE
     python tools/test.py CONFIG CKPT --show-dir vis --task multi-view_det --score-thr 0.3
     bash tools/dist_test.sh CONFIG CKPT 8
 """
@@ -24,7 +25,7 @@ from hybrid_depth.engine.preflight import (  # noqa: E402
     preflight,
 )
 
-TASKS = ['mono_det', 'multi-view_det', 'lidar_det', 'lidar_seg', 'multi-modality_det', 'depth']
+TASKS = ['mono_det', 'multi-view_det', 'lidar_det', 'lidar_seg', 'multi-modality_det', 'depth', 'pose']
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         'it will be automatically saved to the work_dir/timestamp/show_dir')
     parser.add_argument('--score-thr', type=float, default=0.1, help='bbox score threshold')
     parser.add_argument('--task', type=str, choices=TASKS, help='Determine the visualization method '
-                        'depending on the task.')
+                        'depending on the task; pose: check that the config evaluates poses (model.eval_task="pose", '
+                        'nothing to draw)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override some settings in the used config, the key-value pair in xxx=yyy '
@@ -75,6 +77,16 @@ def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def check_pose_config(cfg: Config, args: argparse.Namespace) -> None:
+    """``--task pose``: the config must evaluate poses, and a pose has nothing to draw."""
+    if cfg.model.get('eval_task') != 'pose':
+        raise ConfigError(f'--task pose needs a pose evaluation config (model.eval_task="pose", e.g. '
+                          f'configs/hybrid_depth/fine_kitti_pose.py); {args.config} has '
+                          f'eval_task={cfg.model.get("eval_task", "depth")!r}')
+    if args.show or args.show_dir:
+        raise ConfigError('--task pose draws nothing: drop --show / --show-dir')
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
@@ -89,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
         cfg.load_from = args.checkpoint
         cfg.partial_checkpoint = args.partial_checkpoint
+        if args.task == 'pose':
+            check_pose_config(cfg, args)
         if args.show or args.show_dir:
             cfg = trigger_visualization_hook(cfg, args)
         if args.tta:

@@ -1,2 +1,10 @@
 """Datasets: KITTI, TuSimple and nuScenes sequences, transforms, and the synthetic world (``synthetic``)."""
-from . import depth_transforms, ground_prior, kitti_eigen, kitti_raw, nuscenes_sweeps, tusimple_lanes  # noqa: F401
+from . import (  # noqa: F401
+    depth_transforms,
+    ground_prior,
+    kitti_eigen,
+    kitti_odom,
+    kitti_raw,
+    nuscenes_sweeps,
+    tusimple_lanes,
+)

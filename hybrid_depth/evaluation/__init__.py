@@ -1,4 +1,4 @@
-"""Depth evaluation: pure Eigen-protocol metrics (registered metric classes live elsewhere)."""
+"""Depth and pose evaluation: pure Eigen-protocol and snippet-ATE metrics (registered metric classes in metrics/)."""
 from . import metrics  # noqa: F401  (registers the metric classes)
 from .depth_metrics import (
     DEPTH_METRIC_NAMES,
@@ -7,6 +7,7 @@ from .depth_metrics import (
     eigen_depth_metrics,
     garg_crop_mask,
 )
+from .pose_metrics import odometry_ate, relative_poses, snippet_ate, snippet_ates, snippet_xyz
 
 __all__ = ['DEPTH_METRIC_NAMES', 'aggregate_depth_metrics', 'compute_depth_errors', 'eigen_depth_metrics',
-           'garg_crop_mask']
+           'garg_crop_mask', 'odometry_ate', 'relative_poses', 'snippet_ate', 'snippet_ates', 'snippet_xyz']

@@ -225,3 +225,20 @@ def test_coarse_demo_trains_and_reports_ordering_accuracy(synthetic_world, tmp_p
     log = res.stdout + res.stderr
     acc = float(re.findall(r'ordering/pair_acc: ([\d.]+)', log)[-1])
     assert 0 <= acc <= 1 and (tmp_path / 'epoch_2.pth').is_file()
+
+
+@pytest.mark.parametrize('pose, depth', [('hybrid_depth/fine_kitti_pose', 'hybrid_depth/fine_kitti'),
+                                         ('demo/depth_pose_kitti', 'demo/depth_fine_kitti')])
+def test_pose_configs_change_only_the_test_side(pose: str, depth: str) -> None:
+    """The pose evaluation configs are their depth config with eval_task='pose' and the odometry test split, at the
+    depth config's input size."""
+    pose_cfg = Config.fromfile(ROOT / 'configs' / f'{pose}.py')
+    depth_cfg = Config.fromfile(ROOT / 'configs' / f'{depth}.py')
+    assert pose_cfg.model.pop('eval_task') == 'pose' and pose_cfg.model == depth_cfg.model
+    assert pose_cfg.train_dataloader == depth_cfg.train_dataloader and pose_cfg.load_from == depth_cfg.load_from
+    dataset = pose_cfg.test_dataloader.dataset
+    assert dataset.type == 'KittiOdomPoseDataset' and pose_cfg.test_evaluator.type == 'KittiPoseMetric'
+    resize, pack = dataset.pipeline[1], dataset.pipeline[-1]
+    depth_resize = depth_cfg.test_dataloader.dataset.pipeline[1]
+    assert (resize.height, resize.width) == (depth_resize.height, depth_resize.width)
+    assert pack.frame_ids == [0, 1] and {'sequence', 'frame_index', 'gt_poses'} <= set(pack.meta_keys)

@@ -1,7 +1,8 @@
 """Generate the synthetic world in the requested dataset formats, atomically, into one folder.
 
 ``<out>/nuscenes`` (nuScenes v1.0-mini dataroot), ``<out>/kitti_raw`` (Monodepth2 ``data_path`` with
-``splits/``), ``<out>/tusimple`` (TuSimple root) and ``<out>/synthetic_meta.json`` (preset, seed, counts).
+``splits/``), ``<out>/kitti_odom`` (KITTI odometry layout of the KITTI test drives, with ``poses/``),
+``<out>/tusimple`` (TuSimple root) and ``<out>/synthetic_meta.json`` (preset, seed, counts).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .kitti_odometry_writer import write_kitti_odometry
 from .kitti_writer import write_kitti
 from .mmdet3d_infos import create_mmdet3d_nuscenes_infos
 from .nuscenes_writer import MINI_SCENES, write_nuscenes
@@ -35,12 +37,15 @@ class SyntheticPaths:
         nuscenes: nuScenes dataroot (``NuScenes('v1.0-mini', nuscenes)``), or None if not generated.
         kitti: KITTI raw root with ``splits/``, or None.
         tusimple: TuSimple root with ``label_data_0313.json``, or None.
+        kitti_odom: KITTI odometry root (``sequences/``, ``poses/``, ``splits/odom``) of the KITTI test drives, or
+            None.
     """
 
     root: Path
     nuscenes: Path | None
     kitti: Path | None
     tusimple: Path | None
+    kitti_odom: Path | None = None
 
 
 def _keep_freed_buffers() -> None:
@@ -123,6 +128,7 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
             bar.set_postfix_str('')
         if 'kitti' in formats:
             counts['kitti'] = write_kitti(tmp / 'kitti_raw', cfg.kitti, seed, bar.update, workers=workers)
+            counts['kitti_odom'] = write_kitti_odometry(tmp / 'kitti_raw', tmp / 'kitti_odom')
         if 'tusimple' in formats:
             counts['tusimple'] = write_tusimple(tmp / 'tusimple', cfg.tusimple, seed, bar.update)
         meta = {'preset': preset_name, 'seed': seed, 'formats': list(formats), 'config': asdict(cfg),
@@ -130,4 +136,5 @@ def generate_synthetic(out_dir: str | Path, preset: str | SyntheticPreset = 'tin
         (tmp / 'synthetic_meta.json').write_text(json.dumps(meta, indent=1, sort_keys=True) + '\n')
     return SyntheticPaths(root=out, nuscenes=out / 'nuscenes' if 'nuscenes' in formats else None,
                           kitti=out / 'kitti_raw' if 'kitti' in formats else None,
-                          tusimple=out / 'tusimple' if 'tusimple' in formats else None)
+                          tusimple=out / 'tusimple' if 'tusimple' in formats else None,
+                          kitti_odom=out / 'kitti_odom' if 'kitti' in formats else None)

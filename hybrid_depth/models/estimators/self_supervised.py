@@ -8,6 +8,9 @@ turned into depth (``disp_to_depth``, [0.1, 100] m) and used to warp each source
 Loss per scale: per-pixel minimum reprojection (0.85 SSIM + 0.15 L1) with auto-masking against the unwarped
 sources, plus edge-aware smoothness of the mean-normalised disparity against the target image at that
 scale, weighted ``1e-3 / 2**s``; both averaged over the predicted scales (Monodepth2's defaults).
+
+Prediction (``mode='predict'``) gives the target frame's depth (``eval_task='depth'``), or the relative pose of
+a frame pair (``eval_task='pose'``, Monodepth2's ``evaluate_pose.py``).
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ class SelfSupervisedDepthEstimator(BaseModel):
         max_depth: Depth at disparity 0.
         trainable: Stage name of :data:`~hybrid_depth.models.trainable.STAGE_TRAINABLE` or explicit fnmatch
             patterns; ``None`` trains everything.
+        eval_task: What ``predict`` returns: ``'depth'`` (the target frame's disparity and depth) or ``'pose'``
+            (the pair's relative pose, :meth:`predict_pair_pose`; a test checkpoint must then hold the PoseNet).
         data_preprocessor: ``DepthDataPreprocessor`` config.
         init_cfg: mmengine init config.
     """
@@ -46,14 +51,19 @@ class SelfSupervisedDepthEstimator(BaseModel):
 
     def __init__(self, pose_net: dict, photometric_loss: dict | None = None, smoothness_loss: dict | None = None,
                  frame_ids: Sequence[int] = (0, -1, 1), min_depth: float = 0.1, max_depth: float = 100.0,
-                 trainable: str | Sequence[str] | None = None, data_preprocessor: dict | None = None,
-                 init_cfg: dict | None = None) -> None:
+                 trainable: str | Sequence[str] | None = None, eval_task: str = 'depth',
+                 data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = {'type': 'DepthDataPreprocessor'}
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not frame_ids or frame_ids[0] != 0:
             raise ValueError(f'frame_ids must start with the target frame 0, got {list(frame_ids)}')
+        if eval_task not in ('depth', 'pose'):
+            raise ValueError(f"eval_task must be 'depth' or 'pose', got {eval_task!r}")
         self.frame_ids = list(frame_ids)
+        self.eval_task = eval_task
+        if eval_task == 'pose':
+            self.test_unused_prefixes = ()  # pose evaluation runs the PoseNet: its weights must be in the checkpoint
         self.min_depth = min_depth
         self.max_depth = max_depth
         self.pose_net = MODELS.build(pose_net)
@@ -99,6 +109,21 @@ class SelfSupervisedDepthEstimator(BaseModel):
             axis_angle, translation = self.pose_net(*pair)
             poses[fid] = transformation_from_parameters(axis_angle[:, 0], translation[:, 0], invert=fid < 0)
         return poses
+
+    def predict_pair_pose(self, img_a: torch.Tensor, img_b: torch.Tensor) -> torch.Tensor:
+        """Relative pose of a frame pair as Monodepth2's ``evaluate_pose.py``: the PoseNet on ``[img_a, img_b]``,
+        ``transformation_from_parameters(axisangle[:, 0], translation[:, 0])`` un-inverted.
+
+        Args:
+            img_a: (B, 3, H, W) frame i, RGB in [0, 1].
+            img_b: (B, 3, H, W) frame i + 1.
+
+        Returns:
+            (B, 4, 4) ``T_{b, a}``: points in camera a's frame -> camera b's frame (the ``cam_T_cam`` of frame +1
+            in training, see :meth:`predict_poses`), translation up to the monocular scale.
+        """
+        axis_angle, translation = self.pose_net(img_a, img_b)
+        return transformation_from_parameters(axis_angle[:, 0], translation[:, 0])
 
     def forward(self, inputs: dict[str, torch.Tensor], data_samples: list | None = None,
                 mode: str = 'tensor'):
@@ -147,18 +172,27 @@ class SelfSupervisedDepthEstimator(BaseModel):
         return losses
 
     def predict(self, inputs: dict[str, torch.Tensor], data_samples: list | None = None) -> list[dict]:
-        """Depth of the target frame.
+        """Depth of the target frame, or (``eval_task='pose'``) the relative pose of the frame pair.
 
         Args:
-            inputs: ``imgs`` (B, F, 3, H, W); frame 0 is used.
+            inputs: ``imgs`` (B, F, 3, H, W); depth: frame 0 is used; pose: F = 2, the frames ``[0, 1]`` (i, i + 1).
             data_samples: B ``BaseDataElement`` (their ``to_dict()`` is copied into the outputs, e.g. ``gt_depth``).
 
         Returns:
-            B dicts: the data sample's keys plus ``pred_disp`` (1, H, W) scaled disparity ``1 / depth`` (CPU) and
-            ``pred_depth`` (1, H, W) depth in [min_depth, max_depth] (metres up to the monocular scale, CPU).
+            B dicts: the data sample's keys plus, for depth, ``pred_disp`` (1, H, W) scaled disparity
+            ``1 / depth`` (CPU) and ``pred_depth`` (1, H, W) depth in [min_depth, max_depth] (metres up to the
+            monocular scale, CPU); for pose, ``pred_pose`` (4, 4) float64 ``T_{i+1, i}`` (CPU,
+            :meth:`predict_pair_pose`).
         """
-        disp = self.predict_disparity(inputs['imgs'][:, 0])[0]
+        imgs = inputs['imgs']
+        samples = [s.to_dict() for s in data_samples] if data_samples is not None else [{} for _ in imgs]
+        if self.eval_task == 'pose':
+            order = [list(s.get('frame_ids', (0, 1))) for s in samples]
+            if imgs.shape[1] != 2 or any(o != [0, 1] for o in order):
+                raise ValueError(f'pose evaluation needs frame pairs [0, 1], got {imgs.shape[1]} frames {order[:1]}')
+            pose = self.predict_pair_pose(imgs[:, 0], imgs[:, 1]).detach().double().cpu()
+            return [{**sample, 'pred_pose': pose[i]} for i, sample in enumerate(samples)]
+        disp = self.predict_disparity(imgs[:, 0])[0]
         scaled, depth = disp_to_depth(disp, self.min_depth, self.max_depth)
-        samples = [s.to_dict() for s in data_samples] if data_samples is not None else [{} for _ in disp]
         return [{**sample, 'pred_disp': scaled[i].detach().cpu(), 'pred_depth': depth[i].detach().cpu()}
                 for i, sample in enumerate(samples)]

@@ -183,3 +183,30 @@ def test_coarse_model_learns_to_order_points() -> None:
     correct, total = map(sum, zip(*[pair_ordering_counts(o['point_logits'].numpy(), o['points_valid'].numpy())
                                     for o in out]))
     assert correct / total > 0.9, (accuracy_before, correct / total)
+
+
+def test_pose_eval_task_predicts_the_un_inverted_pair_pose() -> None:
+    """``eval_task='pose'``: ``predict`` gives ``pred_pose`` = PoseNet on ``[I_i, I_i+1]`` un-inverted (Monodepth2's
+    ``evaluate_pose.py``), the same transform training uses to warp frame +1 (``predict_poses()[1]``)."""
+    model = MODELS.build(dict(type='Monodepth2DepthEstimator', pose_net=POSE, eval_task='pose',
+                              decoder=dict(type='Monodepth2DepthDecoder'),
+                              encoder=dict(type='Monodepth2ResNetEncoder', pretrained=None))).eval()
+    imgs = batch()['imgs']  # frames [0, -1, 1]
+    pair = torch.stack([imgs[:, 0], imgs[:, 2]], 1)  # frames [0, 1]
+    samples = [BaseDataElement(metainfo={'frame_ids': [0, 1], 'frame_index': i}) for i in range(2)]
+    with torch.no_grad():
+        out = model.predict({'imgs': pair}, samples)
+        train_pose = model.predict_poses(imgs)[1]
+        aa, t = model.pose_net(imgs[:, 0], imgs[:, 2])
+    from hybrid_depth.geometry import transformation_from_parameters
+    assert [o['frame_index'] for o in out] == [0, 1] and out[0]['pred_pose'].dtype == torch.float64
+    pred = torch.stack([o['pred_pose'] for o in out]).float()
+    torch.testing.assert_close(pred, transformation_from_parameters(aa[:, 0], t[:, 0]))
+    torch.testing.assert_close(pred, train_pose)
+    assert model.test_unused_prefixes == () and type(model).test_unused_prefixes == ('pose_net.',)  # depth: unused
+    with pytest.raises(ValueError, match=r'pairs \[0, 1\]'):
+        model.predict({'imgs': imgs}, None)
+    with pytest.raises(ValueError, match='eval_task'):
+        MODELS.build(dict(type='Monodepth2DepthEstimator', pose_net=POSE, eval_task='odometry',
+                          decoder=dict(type='Monodepth2DepthDecoder'),
+                          encoder=dict(type='Monodepth2ResNetEncoder', pretrained=None)))
