@@ -84,11 +84,13 @@ def final_and_partial(folder: Path) -> tuple[dict[str, Path], list[Path]]:
     return finals, partials
 
 
-def check_after_kill(folder: Path, expected: dict[str, bytes | None], what: str) -> list[Path]:
-    """Assert every final-named file under ``folder`` equals ``expected[name]`` (None: checked by the caller);
-    returns the temporaries."""
+def check_after_kill(folder: Path, expected: dict[str, bytes | None], what: str, whole: bool = False) -> list[Path]:
+    """Assert every final-named file under ``folder`` equals ``expected[name]`` (None: checked by the caller) and,
+    if ``whole``, that there are none or all of them (a world is one unit); returns the temporaries."""
     finals, partials = final_and_partial(folder)
     print(f'{what}: {len(finals)} final-named, {len(partials)} temporary: {[p.name for p in partials]}')
+    if whole and finals:
+        assert sorted(finals) == sorted(expected), f'{what}: a partial world, {len(finals)} of {len(expected)} files'
     for name, path in finals.items():
         assert name in expected, f'{what}: unexpected final-named file {path}'
         if expected[name] is not None:
@@ -115,7 +117,8 @@ def test_make_synthetic_killed(synthetic_world, tmp_path):
     for u in FRACTIONS:
         code, killed, err = run_tool(argv, parent, int(u * total), poll_s=0.01)
         assert killed or code == 0, err[-2000:]
-        check_after_kill(parent, {f'world/{k}': v for k, v in expected.items()}, f'make_synthetic u={u} {killed=}')
+        check_after_kill(parent, {f'world/{k}': v for k, v in expected.items()}, f'make_synthetic u={u} {killed=}',
+                         whole=True)
     leftovers = final_and_partial(parent)[1]
     check_rerun(*run_tool(argv, parent, None)[::2], leftovers, 'make_synthetic')
     finals, partials = final_and_partial(parent / 'world')
