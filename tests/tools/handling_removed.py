@@ -9,7 +9,8 @@ Groups: checkpoint reading (``load_torch_file``), checkpoint fit (``check_checkp
 files (``load_exported_weights``), info files (``read_info_file`` + ``check_nuscenes_infos``), nuScenes tables
 (``create_data.check_nuscenes``, ``check_nuscenes_tables``), KITTI calibration (``read_kitti_calib``,
 ``calib_entry``) and split (``KittiRawDepthDataset._read_split``), TuSimple label lines (``parse_label_line``),
-zoo checksums (``verify_sha256``). Inline checks (a tool's own ``isfile`` test, TuSimple's empty-file test) stay.
+zoo checksums (``verify_sha256``); with ``removed-all`` also the tools' one-line catch (``DATA_ERRORS`` emptied,
+so any error is a traceback). Inline checks (a tool's own ``isfile`` test, TuSimple's empty-file test) stay.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from pathlib import Path
 from types import ModuleType
 
 ENV = 'HDB_BAD_INPUT_HANDLING'
-ACTIVE = os.environ.get(ENV) == 'removed'
+ACTIVE = os.environ.get(ENV) in ('removed', 'removed-all')
+CATCH = os.environ.get(ENV) == 'removed-all'  # also the tools' one-line catch (``except DATA_ERRORS``)
 
 
 def _raw_load_torch_file(path, what='checkpoint', **kwargs):
@@ -78,6 +80,7 @@ def _replacements() -> dict[tuple[str, str], object]:
         ('hybrid_depth.datasets.kitti_raw', 'KittiRawDepthDataset._read_split'): _raw_read_split,
         ('hybrid_depth.datasets.tusimple_lanes', 'parse_label_line'): lambda line, where: json.loads(line),
         ('hybrid_depth.utils.checksum', 'verify_sha256'): _nothing,
+        **({('hybrid_depth.engine.cli', 'DATA_ERRORS'): ()} if CATCH else {}),
     }
 
 
