@@ -9,7 +9,9 @@ line, and write the complete output. The complete outputs come from the shared s
 its infos) or, for the export, from the input checkpoint itself.
 
 With the atomic writes removed (``atomic_write`` yielding the target itself, ``atomic_directory`` the target
-folder) the make_synthetic and export cases fail: a kill mid-write leaves a partial final-named world / ``.pth``.
+folder) the make_synthetic and export cases fail: a kill mid-write leaves a partial final-named world / ``.pth``
+(the export's input is 128 MB so that its write lasts long enough to be hit). create_data's infos (~1 MB) are
+copied in well under a millisecond, so its kills land between or after the writes: that case checks the rerun.
 """
 from __future__ import annotations
 
@@ -34,31 +36,40 @@ FRACTIONS = [round(random.Random(SEED + i).uniform(0.05, 0.95), 3) for i in rang
 pytestmark = pytest.mark.slow  # 4 subprocess runs per tool, each paying the torch / mmdet3d imports
 
 
-def _bytes_under(folder: Path) -> int:
-    total = 0
+def _files(folder: Path) -> dict[Path, tuple[int, int]]:
+    """``{file: (mtime_ns, size)}`` under ``folder`` (files renamed or removed while we look are skipped)."""
+    out = {}
     for p in folder.rglob('*'):
         try:
-            total += p.stat().st_size if p.is_file() else 0
-        except FileNotFoundError:  # renamed or removed while we looked
-            pass
-    return total
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if p.is_file():
+            out[p] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def _bytes_written(folder: Path, before: dict[Path, tuple[int, int]]) -> int:
+    """Bytes of the files under ``folder`` that are new or changed since ``before`` (not earlier leftovers)."""
+    return sum(size for p, (mtime, size) in _files(folder).items() if before.get(p, (None,))[0] != mtime)
 
 
 def run_tool(argv: list[str], watch: Path, kill_at: int | None, poll_s: float = 0.002) -> tuple[int, bool, str]:
-    """Run ``tools/<argv>``; SIGKILL its process group once ``watch`` holds ``kill_at`` bytes.
+    """Run ``tools/<argv>``; SIGKILL its process group once it has written ``kill_at`` bytes under ``watch``.
 
     Returns:
         ``(exit status, whether it was killed, stderr)``.
     """
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     err = watch.parent / f'stderr-{time.monotonic_ns()}.txt'
+    before = _files(watch) if watch.is_dir() else {}
     with open(err, 'w') as fh:
         proc = subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=fh,
                                 start_new_session=True)
         killed = False
         deadline = time.monotonic() + 300
         while proc.poll() is None and time.monotonic() < deadline:
-            if kill_at is not None and watch.is_dir() and _bytes_under(watch) >= kill_at:
+            if kill_at is not None and watch.is_dir() and _bytes_written(watch, before) >= kill_at:
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed = True
                 break
