@@ -45,6 +45,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root
 
 import torch  # noqa: E402
 
+from hybrid_depth.utils.atomic import stale_note  # noqa: E402
 from hybrid_depth.utils.checkpoint import CheckpointFileError, load_torch_file  # noqa: E402
 from tools.export_backbone import DEFAULT_DROP, DEFAULT_MAPPING, atomic_save, convert_state_dict  # noqa: E402
 
@@ -223,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for kind, obj in results.items():
         out = osp.join(args.out_dir, OUTPUTS[kind])
+        note = stale_note([out])  # temporaries of a killed earlier run (never read)
+        if note:
+            print(note, file=sys.stderr)
         atomic_save(obj, out)
         print(f'wrote {out}')
     return 0

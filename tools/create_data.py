@@ -12,8 +12,9 @@ into the root first, then they are moved). Runs the converter shipped inside the
 Before converting, every table and every keyframe's camera and LiDAR records are checked: a missing, empty,
 truncated or non-JSON table, a missing image or ``calibrated_sensor`` record stops with one error naming the file
 (and the sample token), exit code 2. The infos are written under temporary names and renamed, so an
-interrupted run leaves no partial info file under a final name (the temporary ones it may leave are named on
-the next run).
+interrupted run leaves no partial info file under a final name. A rerun starts over (it does not resume; an info
+file already in place is replaced) and names the temporary files an interrupted run left to delete
+(``.<name>.tmp-XXXX.pkl``) in one ``note:`` line.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybrid_depth.datasets.synthetic.mmdet3d_infos import create_mmdet3d_nuscenes_infos  # noqa: E402
-from hybrid_depth.utils.atomic import atomic_write, stale_partials  # noqa: E402
+from hybrid_depth.utils.atomic import atomic_write, stale_note  # noqa: E402
 
 VERSIONS = ('v1.0-mini', 'v1.0-trainval')
 
@@ -107,10 +108,9 @@ def create_nuscenes(root_path: str, out_dir: str, version: str, extra_tag: str =
 
 def warn_stale_partials(targets: list[Path]) -> None:
     """Say which temporary files an interrupted earlier run left (they are never read; delete them)."""
-    stale = sorted({p for t in targets for p in stale_partials(t)})
-    if stale:
-        print(f'note: an interrupted earlier run left {len(stale)} partial file(s), never read; delete them: '
-              + ' '.join(str(p) for p in stale), file=sys.stderr)
+    note = stale_note(targets)
+    if note:
+        print(note, file=sys.stderr)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -5,7 +5,9 @@ Input: an mmengine checkpoint of ``HybridFineDepthEstimator`` (``tools/train.py 
 whose ``state_dict`` keys start with ``encoder.`` (``HybridEncoder``), ``prompt_bank.`` (``DepthPromptBank``),
 ``decoder.`` (``HybridDPTDecoder``) and ``pose_net.`` (``HybridPoseNet``).
 
-Output (written atomically: a temporary file in the target folder, then renamed), an mmengine-style dict::
+Output (written atomically: a temporary file ``.<stem>.tmp-XXXX.pth`` in the target folder, then renamed, so a
+killed run leaves no partial file under the output name; a rerun writes the whole file again and names such
+leftovers to delete in one ``note:`` line), an mmengine-style dict::
 
     {'state_dict': {
          'backbone.<HybridEncoder key>': tensor,               # from encoder.*   -> HybridDepthBackbone
@@ -41,7 +43,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # repo root
 
 import torch  # noqa: E402
 
-from hybrid_depth.utils.atomic import atomic_write  # noqa: E402
+from hybrid_depth.utils.atomic import atomic_write, stale_note  # noqa: E402
 from hybrid_depth.utils.checkpoint import CheckpointFileError, describe_keys, load_torch_file  # noqa: E402
 
 DEFAULT_MAPPING = {'encoder.': 'backbone.', 'prompt_bank.': 'depth_branch.prompt_bank.',
@@ -159,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         levels = meta['prompt_bank'].get('num_levels', 4)
         meta['prompt_bank'].setdefault('feature_channels',
                                        int(state_dict['prompt_bank.point_proj.weight'].shape[1]) // levels)
+    note = stale_note([args.out])  # temporaries of a killed earlier run (never read)
+    if note:
+        print(note, file=sys.stderr)
     atomic_save({'state_dict': converted, 'meta': meta}, args.out)
     print(f'wrote {args.out}')
     return 0

@@ -8,6 +8,10 @@ Examples::
     python tools/make_synthetic.py --out-dir data/synthetic --preset full --nuscenes-keyframes 40 --force
     python tools/make_synthetic.py --out-dir data/synthetic_depth --preset depth --formats kitti --workers 16
     python tools/make_synthetic.py --contact-sheet docs/images/synthetic_contact_sheet.png
+
+Interrupted runs: the world is written into a temporary folder ``.<out-dir name>.tmp-XXXX`` beside ``--out-dir`` and
+renamed when complete, so a killed run leaves no ``--out-dir`` (or, with ``--force``, the previous world intact).
+A rerun starts over (it does not resume) and names the leftover temporary folders to delete in one ``note:`` line.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ if str(ROOT) not in sys.path:
 
 from hybrid_depth.datasets.synthetic import FORMATS, PRESETS, generate_synthetic, get_preset  # noqa: E402
 from hybrid_depth.datasets.synthetic.contact_sheet import make_contact_sheet  # noqa: E402
-from hybrid_depth.utils.atomic import stale_partials  # noqa: E402
+from hybrid_depth.utils.atomic import stale_note  # noqa: E402
 
 OVERRIDES = (('nuscenes_keyframes', int), ('nuscenes_cam_sweeps', int), ('nuscenes_lidar_azimuth', int),
              ('kitti_drives', int), ('kitti_frames', int), ('kitti_test_drives', int), ('kitti_test_frames', int),
@@ -71,10 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out_dir is None:
         return 0
     preset = get_preset(args.preset, scale=args.scale, **{n: getattr(args, n) for n, _ in OVERRIDES})
-    stale = stale_partials(args.out_dir.absolute())
-    if stale:  # the world is built in a temporary folder and renamed: an interrupted run leaves only that
-        print(f'note: an interrupted earlier run left {len(stale)} partial folder(s), never read; delete them: '
-              + ' '.join(str(p) for p in stale), file=sys.stderr)
+    note = stale_note([args.out_dir.absolute()])  # what an interrupted earlier run left (never read)
+    if note:
+        print(note, file=sys.stderr)
     start = time.perf_counter()
     try:
         paths = generate_synthetic(args.out_dir, preset, seed=args.seed, formats=args.formats,

@@ -7,14 +7,13 @@ Pixel coordinates ``(u, v)`` have pixel centres at integers (as ``cam2img``). Th
 """
 from __future__ import annotations
 
-import os
-import os.path as osp
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from hybrid_depth.engine.hooks.disparity_vis_hook import colorize_disparity
+from hybrid_depth.utils.atomic import atomic_write
 
 from .boxes import box_footprints
 
@@ -227,9 +226,6 @@ def depth_stack(image: np.ndarray, pred_disp: np.ndarray, gt_depth: np.ndarray |
 
 def write_png(path: str, rgb: np.ndarray) -> None:
     """Write an (H, W, 3) uint8 RGB image as PNG atomically (temporary file in the same folder, then rename)."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}.tmp.png')
-    if not cv2.imwrite(tmp, np.ascontiguousarray(rgb[..., ::-1])):
-        raise OSError(f'cannot write {tmp}')
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(rgb[..., ::-1])):
+            raise OSError(f'cannot write {tmp}')

@@ -5,6 +5,9 @@ Each case corrupts one copy of one file of the shared tiny world (``synthetic_wo
 runs the real tool's entry point on it and asserts a non-zero exit whose last stderr line names the file.
 Most cases call the tools' ``main(argv)`` in this process (the imports cost 5-10 s per subprocess); one case
 per tool also runs it as a subprocess (``SUBPROCESS_CASES``), so the command line itself is covered.
+
+``HDB_BAD_INPUT_HANDLING=removed`` runs the same cases with the handlers replaced by the raw reads they guard
+(:mod:`tests.tools.handling_removed`); then every case should fail.
 """
 from __future__ import annotations
 
@@ -15,11 +18,14 @@ import pickle
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+
+from tests.tools import handling_removed
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = ('missing', 'empty', 'truncated', 'garbage', 'layout')
@@ -30,7 +36,15 @@ def _tool(name: str):
     spec = importlib.util.spec_from_file_location(f'_tool_{name}', ROOT / 'tools' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if handling_removed.ACTIVE:
+        handling_removed.patch_module(module)
     return module
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _handlers_removed_on_request():
+    if handling_removed.ACTIVE:
+        handling_removed.apply()
 
 
 def corrupt(path: Path, kind: str, layout: bytes | Callable[[Path], None] | None = None) -> None:
@@ -89,11 +103,15 @@ def run_main(tool: str, argv: list[str], capsys) -> tuple[int, str]:
 
 
 def run_subprocess(tool: str, argv: list[str]) -> tuple[int, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
+    path = str(ROOT)
+    if handling_removed.ACTIVE:
+        path = f'{handling_removed.sitecustomize_dir(Path(tempfile.mkdtemp()))}{os.pathsep}{path}'
+    env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, str(ROOT / 'tools' / f'{tool}.py'), *argv], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=300)
     err = proc.stderr.strip().splitlines()
-    return proc.returncode, (err[-1] if err else '')
+    last = err[-1] if err else ''
+    return proc.returncode, (f'Traceback (above): {last}' if 'Traceback' in proc.stderr else last)
 
 
 def check(case: str, code: int, last: str, path: Path) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from hybrid_depth.utils.atomic import atomic_write
+
 from .camera_rig import kitti_cameras, nuscenes_cameras, nuscenes_lidar, tusimple_camera
 from .output import token
 from .renderer import render_camera, render_lidar
@@ -105,5 +107,6 @@ def make_contact_sheet(path: str | Path, seed: int = 0, width: int = 1500) -> Pa
     for x, y, text in labels:
         d.rectangle([x, y, x + 7 * len(text) + 6, y + 14], fill=(0, 0, 0))
         d.text((x + 3, y + 2), text, fill=(255, 255, 255))
-    img.save(out, format='PNG')
+    with atomic_write(out) as tmp:
+        img.save(tmp, format='PNG')
     return out

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from hybrid_depth.utils.atomic import atomic_directory
+
 from .kitti_odometry_writer import write_kitti_odometry
 from .kitti_writer import write_kitti
 from .mmdet3d_infos import create_mmdet3d_nuscenes_infos
 from .nuscenes_writer import MINI_SCENES, write_nuscenes
-from .output import atomic_directory
 from .presets import SyntheticPreset, get_preset
 from .tusimple_writer import write_tusimple
 

@@ -1,24 +1,20 @@
-"""Deterministic file output shared by the writers: tokens, JPEG/PNG images, JSON tables, atomic folders, and
-the start method of their process pools."""
+"""Deterministic file output shared by the writers: tokens, JPEG/PNG images, JSON tables, and the start method of
+their process pools (the world is written into a temporary folder, :func:`~hybrid_depth.utils.atomic.atomic_directory`,
+so these write in place)."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import multiprocessing
-import os
-import shutil
-import tempfile
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-__all__ = ['token', 'save_jpeg', 'save_depth_png', 'load_depth_png', 'dump_json', 'atomic_directory',
-           'save_npz', 'pool_context', 'JPEG_QUALITY', 'DEPTH_PNG_SCALE']
+__all__ = ['token', 'save_jpeg', 'save_depth_png', 'load_depth_png', 'dump_json', 'save_npz', 'pool_context',
+           'JPEG_QUALITY', 'DEPTH_PNG_SCALE']
 
 JPEG_QUALITY = 95
 DEPTH_PNG_SCALE = 256.0  # uint16 value = depth [m] * 256 (KITTI depth-benchmark convention), 0 = no depth
@@ -71,36 +67,3 @@ def save_npz(path: Path, **arrays: np.ndarray) -> None:
             info = zipfile.ZipInfo(f'{key}.npy', date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, buf.getvalue())
-
-
-@contextlib.contextmanager
-def atomic_directory(target: str | Path, force: bool = False) -> Iterator[Path]:
-    """Build a folder under a temporary name, then rename it to ``target`` when the block succeeds.
-
-    Args:
-        target: the final folder; it must not exist, or be empty, unless ``force`` (then it is replaced).
-        force: replace an existing non-empty ``target``.
-
-    Yields:
-        The temporary folder to write into (next to ``target``, so the rename is atomic).
-
-    Raises:
-        FileExistsError: ``target`` is a non-empty folder (or a file) and ``force`` is not set.
-    """
-    target = Path(target).absolute()
-    if target.exists() and not force and (not target.is_dir() or any(target.iterdir())):
-        raise FileExistsError(f'{target} exists and is not empty; pass --force (force=True) to replace it')
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.tmp-', dir=target.parent))
-    try:
-        yield tmp
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f'.{target.name}.old-', dir=target.parent))
-            os.replace(target, old / 'x')
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -11,6 +11,8 @@ import numpy as np
 from mmdet3d.registry import HOOKS
 from mmengine.hooks import Hook
 
+from hybrid_depth.utils.atomic import atomic_write
+
 __all__ = ['DisparityVisualizationHook', 'colorize_disparity']
 
 
@@ -88,7 +90,8 @@ class DisparityVisualizationHook(Hook):
             panel = np.concatenate([img, disp], axis=0)
             name = f"{out.get('sample_idx', self._written)}_{osp.splitext(osp.basename(out['img_path']))[0]}"
             os.makedirs(out_dir, exist_ok=True)
-            mmcv.imwrite(panel[..., ::-1], osp.join(out_dir, f'{name}.png'))
+            with atomic_write(osp.join(out_dir, f'{name}.png')) as tmp:
+                mmcv.imwrite(panel[..., ::-1], str(tmp))
             runner.visualizer.add_image(f'disparity/{name}', panel, step=step)
             self._written += 1
 

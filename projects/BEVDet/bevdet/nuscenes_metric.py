@@ -7,12 +7,15 @@ then dies after inference. :class:`BEVDetNuScenesMetric` evaluates such a set wi
 code instead: every class and distance threshold gets ``DetectionMetricData.no_predictions()``, and
 ``calc_ap`` / ``calc_tp`` / ``DetectionMetrics`` turn them into the summary the devkit would write (AP 0, TP
 errors 1, the devkit's NaN rules for cones and barriers, mAP 0, NDS 0). Non-empty results go to the devkit
-unchanged.
+unchanged. With ``jsonfile_prefix`` set, ``results_nusc.json`` is written atomically (mmdet3d writes it in place).
 """
 from __future__ import annotations
 
 import json
+import os
 import os.path as osp
+import tempfile
+from collections.abc import Callable
 
 import mmengine
 import numpy as np
@@ -21,7 +24,7 @@ from mmdet3d.registry import METRICS
 from mmengine.logging import MMLogger, print_log
 
 from hybrid_depth.datasets.file_readers import DataFileError
-from hybrid_depth.utils.atomic import atomic_write
+from hybrid_depth.utils.atomic import TMP_MARK, atomic_write
 
 __all__ = ['BEVDetNuScenesMetric', 'empty_prediction_summary', 'count_result_boxes', 'check_nuscenes_tables']
 
@@ -94,9 +97,30 @@ def empty_prediction_summary(eval_config) -> dict:
     return metrics.serialize()
 
 
+def write_result_atomically(format_fn: Callable[..., str], *args, jsonfile_prefix: str) -> str:
+    """Run mmdet3d's ``_format_*_bbox`` into a temporary folder in ``jsonfile_prefix``; rename its result file into
+    ``jsonfile_prefix`` (a killed test run leaves no half-written ``results_nusc.json``)."""
+    os.makedirs(jsonfile_prefix, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f'.results_nusc{TMP_MARK}', dir=jsonfile_prefix) as tmp:
+        written = format_fn(*args, jsonfile_prefix=tmp)
+        target = osp.join(jsonfile_prefix, osp.basename(written))
+        os.replace(written, target)
+    return target
+
+
 @METRICS.register_module()
 class BEVDetNuScenesMetric(NuScenesMetric):
     """mmdet3d's ``NuScenesMetric`` (same arguments, same keys), safe for a result set without boxes."""
+
+    def _format_camera_bbox(self, results: list[dict], sample_idx_list: list, classes: list[str] | None = None,
+                            jsonfile_prefix: str | None = None) -> str:
+        return write_result_atomically(super()._format_camera_bbox, results, sample_idx_list, classes,
+                                       jsonfile_prefix=jsonfile_prefix)
+
+    def _format_lidar_bbox(self, results: list[dict], sample_idx_list: list, classes: list[str] | None = None,
+                           jsonfile_prefix: str | None = None) -> str:
+        return write_result_atomically(super()._format_lidar_bbox, results, sample_idx_list, classes,
+                                       jsonfile_prefix=jsonfile_prefix)
 
     def _evaluate_single(self, result_path: str, classes: list[str] | None = None,
                          result_name: str = 'pred_instances_3d') -> dict[str, float]:
