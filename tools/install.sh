@@ -289,7 +289,7 @@ print_plan() {
 # (CUDA ops when OPS=cuda) and store it in SLOT.
 build_mmcv() {
   local slot="$1" jobs="${MAX_JOBS:-$(nproc)}" work src built
-  log "building mmcv $MMCV_VERSION from source with -std=c++20 ($OPS ops${ARCH_LIST:+ for $ARCH_LIST}, ninja, $jobs jobs; 11-26 min on 2 cores, CPU only)"
+  log "building mmcv $MMCV_VERSION from source with -std=c++20 ($OPS ops${ARCH_LIST:+ for $ARCH_LIST}, ninja, $jobs jobs; on 2 cores: CPU ops 11-26 min, CUDA ops est. an hour per arch)"
   work="$(mktemp -d)"
   # shellcheck disable=SC2064  # expand now: $work is local to this function
   trap "rm -rf '$work'" EXIT
